@@ -1,0 +1,157 @@
+// Batched frame writer: frames queued during one event-loop turn go to the socket in one write.
+import { writeU32LE } from './framing.js';
+import { TAG_SIZE, writeTaggedHeader } from './firehose.js';
+
+/** The part of a net.Socket the writer needs. */
+export interface FrameSink {
+  write(chunk: Uint8Array): boolean;
+  cork(): void;
+  uncork(): void;
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+}
+
+/** Payloads at least this large are handed to the socket as-is rather than copied. */
+const COPY_LIMIT = 16 * 1024;
+/** Pending bytes past which a writer flushes at once instead of waiting for the turn's end. */
+const FLUSH_AT = 256 * 1024;
+const SLAB = 64 * 1024;
+
+const dirty: FrameWriter[] = [];
+let scheduled = false;
+
+function flushAll(): void {
+  scheduled = false;
+  // Writers flushed here may be marked dirty again by callbacks; those wait for the next turn.
+  const n = dirty.length;
+  for (let i = 0; i < n; i++) dirty[i]!.flush();
+  dirty.splice(0, n);
+}
+
+/**
+ * Accumulates frames in a slab and flushes them together on the next `setImmediate` (one
+ * gathered write per socket per turn), or at once past FLUSH_AT bytes. Large payloads are
+ * not copied. Not thread-safe, not re-entrant: one writer per socket.
+ */
+export class FrameWriter {
+  readonly sink: FrameSink;
+  #slab: Uint8Array = new Uint8Array(SLAB);
+  /** Start of the slab region not yet handed to the sink. */
+  #start = 0;
+  #pos = 0;
+  /** Pieces completed before the slab region (large payloads, full slab regions). */
+  #pieces: Uint8Array[] = [];
+  #pending = 0;
+  #dirty = false;
+
+  constructor(sink: FrameSink) {
+    this.sink = sink;
+  }
+
+  /** Bytes queued here and not yet handed to the socket. */
+  get queuedBytes(): number {
+    return this.#pending;
+  }
+
+  /** Bytes queued here plus bytes the socket has not yet written out. */
+  get backlogBytes(): number {
+    return this.#pending + this.sink.writableLength;
+  }
+
+  #reserve(n: number): number {
+    if (this.#slab.length - this.#pos < n) {
+      this.#seal();
+      this.#slab = new Uint8Array(Math.max(SLAB, n));
+      this.#start = 0;
+      this.#pos = 0;
+    }
+    const at = this.#pos;
+    this.#pos += n;
+    this.#pending += n;
+    return at;
+  }
+
+  /** Moves the slab region written so far into the piece list. */
+  #seal(): void {
+    if (this.#pos > this.#start) {
+      this.#pieces.push(this.#slab.subarray(this.#start, this.#pos));
+      this.#start = this.#pos;
+    }
+  }
+
+  #appendPayload(data: Uint8Array): void {
+    if (data.length >= COPY_LIMIT) {
+      this.#seal();
+      this.#pieces.push(data);
+      this.#pending += data.length;
+    } else if (data.length > 0) {
+      const at = this.#reserve(data.length);
+      this.#slab.set(data, at);
+    }
+    this.#mark();
+  }
+
+  #mark(): void {
+    if (this.#pending >= FLUSH_AT) {
+      this.flush();
+      return;
+    }
+    if (!this.#dirty) {
+      this.#dirty = true;
+      dirty.push(this);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flushAll);
+      }
+    }
+  }
+
+  /** Queues `u32 length + payload`. */
+  writeFrame(payload: Uint8Array): void {
+    const at = this.#reserve(4);
+    writeU32LE(this.#slab, at, payload.length);
+    this.#appendPayload(payload);
+  }
+
+  /** Queues a tagged firehose packet: `u32 length, u64 id, flag, data`. */
+  writeTagged(id: bigint | number, flag: number, data: Uint8Array): void {
+    const at = this.#reserve(4 + TAG_SIZE);
+    writeTaggedHeader(this.#slab, at, id, flag, data.length);
+    this.#appendPayload(data);
+  }
+
+  /** Queues bytes that are already framed. */
+  writeRaw(bytes: Uint8Array): void {
+    this.#appendPayload(bytes);
+  }
+
+  /** Hands everything queued to the socket now. Returns the socket's write() result. */
+  flush(): boolean {
+    this.#dirty = false;
+    this.#seal();
+    const pieces = this.#pieces;
+    if (pieces.length === 0) return true;
+    this.#pieces = [];
+    this.#pending = 0;
+    if (this.#start === this.#slab.length) {
+      this.#slab = new Uint8Array(SLAB);
+      this.#start = 0;
+      this.#pos = 0;
+    }
+    const sink = this.sink;
+    if (sink.destroyed) return false;
+    if (pieces.length === 1) return sink.write(pieces[0]!);
+    sink.cork();
+    let ok = true;
+    for (const p of pieces) ok = sink.write(p);
+    sink.uncork();
+    return ok;
+  }
+
+  /** Forgets everything queued (the socket is gone). */
+  discard(): void {
+    this.#pieces = [];
+    this.#pending = 0;
+    this.#start = this.#pos;
+  }
+}
