@@ -16,7 +16,8 @@ const EMPTY = new Uint8Array(0);
  * refuses all further input.
  */
 export class FrameDecoder {
-  readonly maxFrame: number;
+  /** The largest frame accepted; may be raised or lowered between frames (e.g. after a handshake). */
+  maxFrame: number;
   #chunks: Uint8Array[] = [];
   /** Read offset into #chunks[0]. */
   #off = 0;

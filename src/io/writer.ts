@@ -148,6 +148,15 @@ export class FrameWriter {
     return ok;
   }
 
+  /** Removes and returns everything queued but not yet handed to the socket (framed bytes, in order). */
+  takePending(): Uint8Array[] {
+    this.#seal();
+    const pieces = this.#pieces;
+    this.#pieces = [];
+    this.#pending = 0;
+    return pieces.map((p) => p.slice());
+  }
+
   /** Forgets everything queued (the socket is gone). */
   discard(): void {
     this.#pieces = [];

@@ -1,0 +1,626 @@
+// The edge supervisor: owns the listener, the master link (through the supervisor machine), the session
+// registry and the routing. Lifecycle moments are actor events; the per-packet path is a Map lookup and a
+// batched write.
+import net from 'node:net';
+import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import type { Config } from '../config/schema.js';
+import { encodeFrame } from '../io/framing.js';
+import { encodeHandshake } from '../io/handshake.js';
+import { Flag, readIdNumber, readU64LE, TAG_SIZE } from '../io/firehose.js';
+import { FrameWriter } from '../io/writer.js';
+import { ProtocolError } from '../io/errors.js';
+import { deriveSessionKey, type KeyPair } from '../io/crypto.js';
+import { sessionMachine, type SessionEndReason } from '../machines/session.js';
+import { supervisorMachine } from '../machines/supervisor.js';
+import type { Logger } from '../log.js';
+import { systemClock, type EdgeClock } from './clock.js';
+import { HANDSHAKE_FRAME_CAP, kPending, PendingConnection, PING_FRAME, type HandshakeHost, type PendingSocket } from './handshake.js';
+import { AddressCounts, TokenBuckets, WindowCounter } from './limits.js';
+import { MasterLink } from './master-link.js';
+import { kSession, Session, type SessionSocket } from './session.js';
+
+export interface EdgeOptions {
+  config: Config;
+  keyPair: KeyPair;
+  log: Logger;
+  clock?: EdgeClock;
+  /** Attach an inspector (e.g. the Stately inspector) to the supervisor and the session actors. */
+  inspect?: Observer<InspectionEvent> | ((ev: InspectionEvent) => void);
+  /** Which sessions get the inspector; default all. */
+  inspectSession?: (id: number) => boolean;
+}
+
+const kEdge = Symbol('voltlane.edge');
+type ClientSocket = SessionSocket & PendingSocket & { [kEdge]?: Edge };
+
+const utf8 = new TextEncoder();
+
+export interface EdgeStats {
+  sessions: number;
+  live: number;
+  stale: number;
+  handshaking: number;
+  openSockets: number;
+  masterConnected: boolean;
+  heldForMaster: number;
+}
+
+export class Edge implements HandshakeHost {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly clock: EdgeClock;
+  readonly keyPair: KeyPair;
+  readonly edgePublicKeyFrame: Uint8Array;
+  readonly sessions = new Map<number, Session>();
+  /** Sessions that are away, in the order they went stale (oldest first). */
+  readonly #stale = new Map<number, Session>();
+  readonly #paused = new Set<Session>();
+  readonly #master: MasterLink;
+  readonly #supervisor: Actor<typeof supervisorMachine>;
+  readonly #sessionMachine;
+  readonly #server: net.Server;
+  readonly #pending = new Set<PendingConnection>();
+  readonly #addrCounts = new AddressCounts();
+  readonly #connBuckets: TokenBuckets;
+  readonly #failedById: WindowCounter;
+  readonly #failedByAddr: WindowCounter;
+  readonly #sweepTimer: NodeJS.Timeout;
+  readonly #inspect: EdgeOptions['inspect'];
+  readonly #inspectSession: (id: number) => boolean;
+  #nextId = 1;
+  #nextAttempt = 1;
+  #openSockets = 0;
+  #stopping = false;
+  #stopped: Promise<void> | null = null;
+  #resolveStopped: (() => void) | null = null;
+  /** Counters for status and tests. */
+  readonly counters = {
+    sessionsOpened: 0,
+    resumes: 0,
+    resumesFailed: 0,
+    failuresSent: 0,
+    kicks: 0,
+    refused: 0,
+    masterProtocolErrors: 0,
+  };
+
+  constructor(o: EdgeOptions) {
+    this.config = o.config;
+    this.log = o.log;
+    this.clock = o.clock ?? systemClock;
+    this.keyPair = o.keyPair;
+    this.#inspect = o.inspect;
+    this.#inspectSession = o.inspectSession ?? (() => true);
+    this.edgePublicKeyFrame = encodeFrame(encodeHandshake({ type: 'PubKey', key: o.keyPair.publicKey }));
+    const L = o.config.limits;
+    this.#connBuckets = new TokenBuckets(L.newConnectionsPerAddressPerSec, L.newConnectionsBurst);
+    this.#failedById = new WindowCounter(L.failedResumesPerIdPerMin);
+    this.#failedByAddr = new WindowCounter(L.failedResumesPerAddressPerMin);
+    this.#sweepTimer = setInterval(() => {
+      const now = this.clock.now();
+      this.#connBuckets.sweep(now);
+      this.#failedById.sweep(now);
+      this.#failedByAddr.sweep(now);
+    }, 60_000);
+    this.#sweepTimer.unref();
+
+    this.#master = new MasterLink({
+      address: o.config.master.address,
+      capacity: o.config.master.channelCapacity,
+      capacityBytes: o.config.master.channelCapacityBytes,
+      connectTimeoutMs: 5_000,
+      log: this.log,
+      onFrame: (f) => this.#onMasterFrame(f),
+      onConnected: () => this.#supervisor.send({ type: 'master.connected' }),
+      onLost: (reason) => this.#supervisor.send({ type: 'master.lost', reason }),
+      onWritable: () => this.#resumePaused(),
+    });
+    this.#sessionMachine = this.#provideSessionMachine();
+    this.#supervisor = createActor(this.#provideSupervisorMachine(), {
+      clock: this.clock,
+      ...(this.#inspect ? { inspect: this.#inspect } : {}),
+    });
+    this.#server = net.createServer({ noDelay: true, pauseOnConnect: false });
+    this.#server.on('connection', (s: net.Socket) => this.#onConnection(s as ClientSocket));
+    this.#server.on('error', (err) => this.log.error({ err: err.message }, 'listener.error'));
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Binds the listener and starts dialing the master. Resolves with the bound address. */
+  async start(): Promise<{ host: string; port: number }> {
+    const { host, port } = this.config.listener.address;
+    await new Promise<void>((resolve, reject) => {
+      const onErr = (e: Error) => reject(e);
+      this.#server.once('error', onErr);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', onErr);
+        resolve();
+      });
+    });
+    const a = this.#server.address() as net.AddressInfo;
+    this.log.info({ address: `${a.address}:${a.port}`, master: `${this.config.master.address.host}:${this.config.master.address.port}` }, 'edge.listening');
+    this.#supervisor.start();
+    return { host: a.address, port: a.port };
+  }
+
+  /** Stops accepting, ends the sessions, flushes to the master and closes. Idempotent. */
+  stop(): Promise<void> {
+    if (this.#stopped) return this.#stopped;
+    this.#stopped = new Promise<void>((resolve) => {
+      this.#resolveStopped = resolve;
+    });
+    this.#supervisor.send({ type: 'edge.shutdown' });
+    return this.#stopped;
+  }
+
+  get masterState(): string {
+    return String(this.#supervisor.getSnapshot().value);
+  }
+
+  get supervisor(): Actor<typeof supervisorMachine> {
+    return this.#supervisor;
+  }
+
+  stats(): EdgeStats {
+    return {
+      sessions: this.sessions.size,
+      live: this.sessions.size - this.#stale.size,
+      stale: this.#stale.size,
+      handshaking: this.#pending.size,
+      openSockets: this.#openSockets,
+      masterConnected: this.#master.connected,
+      heldForMaster: this.#master.heldPackets,
+    };
+  }
+
+  async #drain(): Promise<void> {
+    this.#stopping = true;
+    this.log.info({ sessions: this.sessions.size }, 'edge.draining');
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const p of [...this.#pending]) p.end();
+    for (const s of [...this.sessions.values()]) {
+      s.writer?.flush();
+      s.socket?.end();
+      s.actor.send({ type: 'edge.shutdown' });
+    }
+    await this.#master.close(2_000);
+    await closed;
+    clearInterval(this.#sweepTimer);
+    this.#supervisor.send({ type: 'master.drained' });
+  }
+
+  // ---------------------------------------------------------------- machines with their effects
+
+  #provideSupervisorMachine() {
+    const m = this.config.master;
+    return supervisorMachine.provide({
+      actions: {
+        dialMaster: () => this.#master.dial(),
+        dropMaster: ({ event }) => {
+          this.log.warn({ reason: event.type === 'master.lost' ? event.reason : '' }, 'master.lost');
+          this.#master.drop();
+        },
+        flushHeld: () => {
+          this.log.info({ held: this.#master.heldPackets }, 'master.connected');
+          this.#master.flushHeld();
+        },
+        drain: () => {
+          void this.#drain();
+        },
+        stopped: () => {
+          this.log.info('edge.stopped');
+          this.#resolveStopped?.();
+        },
+      },
+      delays: {
+        backoff: ({ context }) => {
+          const base = Math.min(m.reconnectMaxMs, m.reconnectMinMs * 2 ** Math.min(20, Math.max(0, context.failures - 1)));
+          return Math.round(base * (0.75 + Math.random() * 0.25));
+        },
+      },
+    });
+  }
+
+  #provideSessionMachine() {
+    const staleMs = this.config.clients.staleTimeoutSecs * 1000;
+    const reapMs = this.config.clients.staleReapIntervalSecs * 1000;
+    const get = (id: number): Session | undefined => this.sessions.get(id);
+    return sessionMachine.provide({
+      actions: {
+        closeSocket: ({ context }) => {
+          const s = get(context.id);
+          if (s?.socket) this.#detachSocket(s, true);
+        },
+        closeAttemptSocket: ({ context }) => {
+          const s = get(context.id);
+          const a = s?.attempt;
+          if (s && a) {
+            s.attempt = null;
+            a.end();
+          }
+        },
+        sendFailure: ({ context }, params: { reason: SessionEndReason }) => {
+          this.counters.failuresSent++;
+          this.#master.sendControl(context.id, Flag.Failure, utf8.encode(params.reason));
+        },
+        completeResume: ({ context }) => {
+          const s = get(context.id);
+          if (s) this.#completeResume(s);
+        },
+        enteredStale: ({ context }) => {
+          const s = get(context.id);
+          if (!s) return;
+          this.#stale.set(s.id, s);
+          this.log.info({ sessionId: s.id, state: 'stale' }, 'session.stale');
+          const max = this.config.clients.maxStaleClients;
+          while (this.#stale.size > max) {
+            const oldest = this.#stale.values().next().value as Session;
+            this.#stale.delete(oldest.id);
+            this.log.info({ sessionId: oldest.id, staleClients: this.#stale.size + 1, max }, 'session.evicted');
+            oldest.actor.send({ type: 'stale.evicted' });
+          }
+        },
+        leftStale: ({ context }) => {
+          this.#stale.delete(context.id);
+        },
+        release: ({ context }) => {
+          const s = get(context.id);
+          if (!s) return;
+          this.sessions.delete(s.id);
+          this.#stale.delete(s.id);
+          this.#paused.delete(s);
+          if (s.socket) this.#detachSocket(s, true);
+          s.missed = null;
+          s.missedBytes = 0;
+          if (context.endReason === 'kick') this.counters.kicks++;
+          this.log.info({ sessionId: s.id, state: 'reaped', reason: context.endReason, resumes: context.resumes }, 'session.reaped');
+        },
+      },
+      delays: {
+        staleTimeout: ({ context }) => {
+          const now = this.clock.now();
+          const deadline = (context.staleSince ?? now) + staleMs;
+          const at = reapMs > 0 ? Math.ceil(deadline / reapMs) * reapMs : deadline;
+          return Math.max(0, at - now);
+        },
+      },
+    });
+  }
+
+  // ---------------------------------------------------------------- accepting clients
+
+  #onConnection(sock: ClientSocket): void {
+    const addr = sock.remoteAddress ?? 'unknown';
+    const L = this.config.limits;
+    let refusal: string | null = null;
+    if (this.#stopping) refusal = 'edge is shutting down';
+    else if (this.#openSockets >= L.maxConnections) refusal = `connection limit reached (${L.maxConnections})`;
+    else if (this.#addrCounts.get(addr) >= L.maxConnectionsPerAddress)
+      refusal = `per-address connection limit reached (${L.maxConnectionsPerAddress})`;
+    else if (this.#pending.size >= L.maxHandshakesInFlight) refusal = `too many handshakes in flight (${L.maxHandshakesInFlight})`;
+    else if (!this.#connBuckets.take(addr, this.clock.now())) refusal = 'new-connection rate exceeded';
+    if (refusal !== null) {
+      this.counters.refused++;
+      this.log.warn({ address: addr, reason: refusal }, 'connection.refused');
+      sock.on('error', noop);
+      sock.destroy();
+      return;
+    }
+    this.#openSockets++;
+    this.#addrCounts.inc(addr);
+    sock.setKeepAlive(true, 30_000);
+    const p = new PendingConnection(sock, addr, this);
+    sock[kPending] = p;
+    sock[kEdge] = this;
+    this.#pending.add(p);
+    p.timer = setTimeout(onHandshakeTimeout, L.handshakeTimeoutSecs * 1000, p);
+    sock.on('data', onSocketData);
+    sock.on('close', onSocketClose);
+    sock.on('drain', onSocketDrain);
+    sock.on('error', noop);
+  }
+
+  // ---------------------------------------------------------------- handshake host
+
+  createSession(p: PendingConnection, clientKey: Uint8Array): void {
+    const id = this.#nextId++;
+    const s = new Session(id, clientKey, p.address);
+    this.sessions.set(id, s);
+    this.counters.sessionsOpened++;
+    const inspect = this.#inspect && this.#inspectSession(id) ? { inspect: this.#inspect } : {};
+    s.actor = createActor(this.#sessionMachine, { input: { id }, clock: this.clock, ...inspect });
+    s.actor.start();
+    p.handOver();
+    const sock = p.socket as ClientSocket;
+    sock[kPending] = undefined;
+    this.#adoptSocket(s, sock, p);
+    s.writer!.writeFrame(encodeHandshake({ type: 'ClientId', id: BigInt(id) }));
+    this.log.info({ sessionId: id, address: p.address, state: 'connected' }, 'session.created');
+  }
+
+  requestResume(p: PendingConnection, idBig: bigint): Session | string {
+    const now = this.clock.now();
+    if (this.#failedByAddr.blocked(p.address, now)) return 'too many failed resumes from this address';
+    const id = idBig <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(idBig) : -1;
+    const s = id > 0 ? this.sessions.get(id) : undefined;
+    if (!s) {
+      this.#failedByAddr.record(p.address, now);
+      return `resume of unknown session ${idBig}`;
+    }
+    if (this.#failedById.blocked(id, now)) return 'too many failed resumes for this session';
+    if (s.attempt) return 'another resume of this session is in progress';
+    const attempt = this.#nextAttempt++;
+    s.actor.send({ type: 'resume.requested', attempt });
+    if (s.actor.getSnapshot().context.attempt !== attempt) return 'session cannot be resumed now';
+    s.attempt = p;
+    p.attempt = attempt;
+    this.log.info({ sessionId: id, address: p.address, state: 'challenged' }, 'session.challenged');
+    return s;
+  }
+
+  deriveSessionKey(s: Session): Uint8Array | Error {
+    return s.sessionKey((clientKey) => deriveSessionKey(this.keyPair.secretKey, clientKey));
+  }
+
+  resumePassed(p: PendingConnection): void {
+    const s = p.session!;
+    if (s.attempt !== p || this.sessions.get(s.id) !== s) {
+      p.end();
+      return;
+    }
+    s.actor.send({ type: 'resume.passed', attempt: p.attempt });
+  }
+
+  resumeFailed(p: PendingConnection, reason: string): void {
+    const s = p.session;
+    if (!s) return;
+    this.counters.resumesFailed++;
+    const now = this.clock.now();
+    this.#failedById.record(s.id, now);
+    this.#failedByAddr.record(p.address, now);
+    if (s.attempt === p) {
+      s.attempt = null;
+      s.actor.send({ type: 'resume.failed', attempt: p.attempt, reason });
+    }
+  }
+
+  pendingEnded(p: PendingConnection): void {
+    this.#pending.delete(p);
+    const s = p.session;
+    if (s && s.attempt === p && p.step !== 'done') {
+      // The attempt's socket went away mid-challenge.
+      this.resumeFailed(p, 'connection closed during the challenge');
+    }
+  }
+
+  refuse(p: PendingConnection, reason: string, detail?: Record<string, unknown>): void {
+    this.counters.refused++;
+    this.log.warn({ address: p.address, reason, ...detail }, 'handshake.refused');
+  }
+
+  // ---------------------------------------------------------------- sockets of sessions
+
+  /** Makes `sock` the session's socket, with the handshake's decoder (leftover bytes kept). */
+  #adoptSocket(s: Session, sock: ClientSocket, p: PendingConnection): void {
+    sock[kSession] = s;
+    s.socket = sock;
+    s.address = p.address;
+    s.writer = new FrameWriter(sock);
+    p.decoder.maxFrame = this.config.limits.maxFrameSize;
+    s.decoder = p.decoder;
+    s.outPackets = 0;
+    if (this.#master.congested) this.#pauseClient(s);
+  }
+
+  /** Takes the socket away from the session; `destroy` closes it. No event is sent. */
+  #detachSocket(s: Session, destroy: boolean): void {
+    const sock = s.socket;
+    if (!sock) return;
+    s.socket = null;
+    s.writer?.discard();
+    s.writer = null;
+    s.decoder = null;
+    if (s.paused) {
+      s.paused = false;
+      this.#paused.delete(s);
+    }
+    if (destroy) {
+      if (sock.writableLength === 0 && !sock.destroyed) sock.end();
+      sock.destroy();
+    }
+  }
+
+  #completeResume(s: Session): void {
+    const p = s.attempt;
+    s.attempt = null;
+    if (!p) return;
+    let carried: Uint8Array[] = [];
+    const old = s.socket;
+    if (old) {
+      carried = s.writer?.takePending() ?? [];
+      this.#detachSocket(s, true);
+      this.log.info({ sessionId: s.id, oldAddress: s.address, address: p.address }, 'session.takeover');
+    }
+    const sock = p.socket as ClientSocket;
+    sock[kPending] = undefined;
+    this.#adoptSocket(s, sock, p);
+    const w = s.writer!;
+    w.writeRaw(PING_FRAME);
+    for (const c of carried) w.writeRaw(c);
+    const missed = s.missed;
+    if (missed) {
+      for (const m of missed) w.writeFrame(m);
+      s.missed = null;
+      s.missedBytes = 0;
+    }
+    this.#master.sendControl(s.id, Flag.Reconnection);
+    this.counters.resumes++;
+    this.log.info({ sessionId: s.id, address: p.address, replayed: missed?.length ?? 0, state: 'connected' }, 'session.resumed');
+  }
+
+  /** Client bytes: handshake frames while pending, else frames forwarded to the master. */
+  onClientData(sock: ClientSocket, chunk: Buffer): void {
+    const p = sock[kPending];
+    if (p) {
+      p.decoder.push(chunk);
+      p.pump();
+      const s = sock[kSession];
+      if (s && s.socket === sock) this.#forwardFrames(s, sock);
+      return;
+    }
+    const s = sock[kSession];
+    if (!s || s.socket !== sock) return; // an old socket after a takeover: nothing it sends is forwarded
+    s.decoder!.push(chunk);
+    this.#forwardFrames(s, sock);
+  }
+
+  #forwardFrames(s: Session, sock: ClientSocket): void {
+    const dec = s.decoder!;
+    const master = this.#master;
+    for (;;) {
+      const f = dec.next();
+      if (f === null) break;
+      if (f instanceof ProtocolError) {
+        this.log.warn({ sessionId: s.id, address: s.address, reason: f.message, code: f.code }, 'client.frame_too_large');
+        s.actor.send({ type: 'frame.oversize' });
+        return;
+      }
+      master.sendData(s.id, f);
+    }
+    if (master.congested && s.socket === sock) this.#pauseClient(s);
+  }
+
+  onClientClose(sock: ClientSocket): void {
+    this.#openSockets--;
+    const addr = sock.remoteAddress ?? 'unknown';
+    this.#addrCounts.dec(addr);
+    const p = sock[kPending];
+    if (p) {
+      sock[kPending] = undefined;
+      if (!p.ended) {
+        p.fail('connection closed during the handshake');
+      }
+    }
+    const s = sock[kSession];
+    if (s && s.socket === sock) {
+      this.#detachSocket(s, false);
+      this.log.info({ sessionId: s.id, address: addr }, 'client.disconnected');
+      s.actor.send({ type: 'socket.closed', reason: 'closed', at: this.clock.now() });
+    }
+  }
+
+  #pauseClient(s: Session): void {
+    if (s.paused || !s.socket) return;
+    s.paused = true;
+    s.socket.pause();
+    this.#paused.add(s);
+  }
+
+  #resumePaused(): void {
+    for (const s of this.#paused) {
+      s.paused = false;
+      s.socket?.resume();
+    }
+    this.#paused.clear();
+  }
+
+  /** A client that does not read: close its socket; the session goes stale like any drop. */
+  #overflow(s: Session, why: string): void {
+    this.log.warn({ sessionId: s.id, address: s.address, reason: why }, 'client.overflow');
+    this.#detachSocket(s, true);
+    s.actor.send({ type: 'socket.closed', reason: why, at: this.clock.now() });
+  }
+
+  // ---------------------------------------------------------------- master -> clients
+
+  #onMasterFrame(f: Uint8Array): void {
+    if (f.length < TAG_SIZE) {
+      this.counters.masterProtocolErrors++;
+      this.log.warn({ bytes: f.length }, 'master.protocol_error: packet shorter than id + flag, skipped');
+      return;
+    }
+    const flag = f[8]!;
+    const id = readIdNumber(f, 0);
+    if (flag === Flag.Data) {
+      const s = id > 0 ? this.sessions.get(id) : undefined;
+      if (s === undefined) return this.#unknownId(f, id);
+      const data = f.subarray(TAG_SIZE);
+      const w = s.writer;
+      if (w !== null) {
+        w.writeFrame(data);
+        const C = this.config.clients;
+        if (++s.outPackets > C.channelCapacity) {
+          if (s.socket!.writableLength === 0) s.outPackets = 1;
+          else return this.#overflow(s, `outgoing queue over ${C.channelCapacity} packets`);
+        }
+        if (w.backlogBytes > C.channelCapacityBytes) this.#overflow(s, `outgoing queue over ${C.channelCapacityBytes} bytes`);
+        return;
+      }
+      return this.#bufferMissed(s, data);
+    }
+    if (flag === Flag.Kick) {
+      const s = id > 0 ? this.sessions.get(id) : undefined;
+      if (s === undefined) {
+        this.log.info({ sessionId: id >= 0 ? id : readU64LE(f, 0).toString() }, 'master.kick_unknown: ignored');
+        return;
+      }
+      this.log.info({ sessionId: id }, 'session.kicked');
+      s.actor.send({ type: 'session.kick' });
+      return;
+    }
+    this.counters.masterProtocolErrors++;
+    this.log.warn(
+      { sessionId: readU64LE(f, 0).toString(), flag },
+      flag <= 3 ? 'master.protocol_error: edge-to-master flag from the master, skipped' : 'master.protocol_error: unknown flag, skipped',
+    );
+  }
+
+  #bufferMissed(s: Session, data: Uint8Array): void {
+    const C = this.config.clients;
+    const missed = s.missed ?? [];
+    if (missed.length >= C.missedPacketsBufferSize || s.missedBytes + data.length > C.missedPacketsBufferBytes) {
+      this.log.info({ sessionId: s.id, buffered: missed.length }, 'session.missed_overflow');
+      s.actor.send({ type: 'missed.overflow' });
+      return;
+    }
+    missed.push(data.slice());
+    s.missed = missed;
+    s.missedBytes += data.length;
+  }
+
+  /** Master data for an id with no session. Never-issued ids get a Failure; ended ones were already told. */
+  #unknownId(f: Uint8Array, id: number): void {
+    if (id > 0 && id < this.#nextId) {
+      this.log.debug({ sessionId: id }, 'master.data_for_ended_session: dropped');
+      return;
+    }
+    const big = readU64LE(f, 0);
+    this.counters.failuresSent++;
+    this.log.info({ sessionId: big.toString() }, 'master.data_for_unknown_session: Failure sent');
+    this.#master.sendControl(big, Flag.Failure, utf8.encode('unknown session'));
+  }
+}
+
+function noop(): void {}
+
+function onHandshakeTimeout(p: PendingConnection): void {
+  p.timer = null;
+  p.fail(`handshake not finished within the timeout (step: ${p.step})`, 'VL_ERR_HANDSHAKE_TIMEOUT');
+}
+
+// Module-level listeners shared by every client socket: the owner is found by symbol, no closure per socket.
+function onSocketData(this: ClientSocket, chunk: Buffer): void {
+  this[kEdge]!.onClientData(this, chunk);
+}
+
+function onSocketClose(this: ClientSocket): void {
+  this[kEdge]!.onClientClose(this);
+}
+
+function onSocketDrain(this: ClientSocket): void {
+  const s = this[kSession];
+  if (s && s.socket === this) s.outPackets = 0;
+}
+
+export { HANDSHAKE_FRAME_CAP };

@@ -1,0 +1,177 @@
+// A client connection before it has a session: the new-session and reconnect handshakes of PROTOCOL.md sec. 3,
+// strict about order, bounded in time and size, with cheap checks before any crypto.
+import type net from 'node:net';
+import { FrameDecoder, encodeFrame } from '../io/framing.js';
+import { decodeHandshake, encodeHandshake, PROTOCOL_VERSION } from '../io/handshake.js';
+import { ProtocolError } from '../io/errors.js';
+import { constantTimeEqual, open, parsePublicKey, randomBytes, seal, sealedNonce, NONCE_SIZE } from '../io/crypto.js';
+import type { Session } from './session.js';
+
+/** No handshake packet is longer than this (an uncompressed PubKey is 67 bytes, a response 74). */
+export const HANDSHAKE_FRAME_CAP = 1024;
+const CHALLENGE_SIZE = 32;
+const PING_FRAME = encodeFrame(encodeHandshake({ type: 'Ping' }));
+
+export const kPending = Symbol('voltlane.pending');
+export type PendingSocket = net.Socket & { [kPending]?: PendingConnection };
+
+type Step = 'version' | 'key' | 'response' | 'ping' | 'done';
+
+/** What the handshake needs from the edge. */
+export interface HandshakeHost {
+  readonly edgePublicKeyFrame: Uint8Array;
+  /** A valid client key: create the session, send ClientId, hand the socket over. */
+  createSession(p: PendingConnection, clientKey: Uint8Array): void;
+  /** A reconnect names `id`: the session to challenge, or a refusal reason. */
+  requestResume(p: PendingConnection, id: bigint): Session | string;
+  deriveSessionKey(s: Session): Uint8Array | Error;
+  /** The response and Ping checked out: move the session to this socket. */
+  resumePassed(p: PendingConnection): void;
+  /** The attempt failed (bad response, timeout, close): the session stays as it was. */
+  resumeFailed(p: PendingConnection, reason: string): void;
+  /** The connection ended before finishing (any reason); release its limits. */
+  pendingEnded(p: PendingConnection): void;
+  refuse(p: PendingConnection, reason: string, detail?: Record<string, unknown>): void;
+}
+
+export class PendingConnection {
+  readonly socket: PendingSocket;
+  readonly address: string;
+  readonly decoder = new FrameDecoder(HANDSHAKE_FRAME_CAP);
+  readonly host: HandshakeHost;
+  step: Step = 'version';
+  timer: NodeJS.Timeout | null = null;
+  /** Set for a reconnect once ClientId named a session. */
+  session: Session | null = null;
+  attempt = 0;
+  #challenge: Uint8Array | null = null;
+  #challengeNonce: Uint8Array | null = null;
+  ended = false;
+
+  constructor(socket: net.Socket, address: string, host: HandshakeHost) {
+    this.socket = socket as PendingSocket;
+    this.address = address;
+    this.host = host;
+  }
+
+  /** Processes buffered frames; stops when the handshake completes (leftover frames stay in the decoder). */
+  pump(): void {
+    while (this.step !== 'done' && !this.ended) {
+      const f = this.decoder.next();
+      if (f === null) return;
+      if (f instanceof ProtocolError) {
+        this.fail(`handshake frame: ${f.message}`, f.code);
+        return;
+      }
+      this.#onPacket(f);
+    }
+  }
+
+  #onPacket(frame: Uint8Array): void {
+    const p = decodeHandshake(frame);
+    if (p instanceof ProtocolError) {
+      this.fail(`malformed handshake packet: ${p.message}`, p.code);
+      return;
+    }
+    switch (this.step) {
+      case 'version':
+        if (p.type !== 'ProtocolVersion') return this.fail(`expected ProtocolVersion, got ${p.type}`);
+        if (p.version !== PROTOCOL_VERSION) return this.fail(`unsupported protocol version ${p.version}`, 'VL_ERR_VERSION');
+        this.step = 'key';
+        this.socket.write(this.host.edgePublicKeyFrame);
+        return;
+      case 'key':
+        if (p.type === 'PubKey') {
+          const key = parsePublicKey(p.key);
+          if (key instanceof ProtocolError) return this.fail(`invalid client public key: ${key.message}`, key.code);
+          this.step = 'done';
+          this.host.createSession(this, key);
+          return;
+        }
+        if (p.type === 'ClientId') {
+          const s = this.host.requestResume(this, p.id);
+          if (typeof s === 'string') return this.fail(s, 'VL_ERR_RESUME_REFUSED', { sessionId: p.id.toString() });
+          this.session = s;
+          const key = this.host.deriveSessionKey(s);
+          if (key instanceof Error) {
+            this.step = 'done';
+            this.host.resumeFailed(this, key.message);
+            return this.fail(`cannot derive session key: ${key.message}`);
+          }
+          this.#challenge = randomBytes(CHALLENGE_SIZE);
+          const blob = seal(key, this.#challenge);
+          this.#challengeNonce = blob.subarray(blob.length - NONCE_SIZE);
+          this.step = 'response';
+          this.socket.write(encodeFrame(encodeHandshake({ type: 'Challenge', blob })));
+          return;
+        }
+        return this.fail(`expected PubKey or ClientId, got ${p.type}`);
+      case 'response': {
+        if (p.type !== 'ChallengeResponse') return this.#resumeFail(`expected ChallengeResponse, got ${p.type}`);
+        const nonce = sealedNonce(p.blob);
+        if (nonce === null) return this.#resumeFail(`challenge response of ${p.blob.length} bytes is too short`);
+        if (constantTimeEqual(nonce, this.#challengeNonce!)) {
+          return this.#resumeFail('challenge response reuses the challenge nonce (reflected challenge)');
+        }
+        const key = this.host.deriveSessionKey(this.session!);
+        if (key instanceof Error) return this.#resumeFail(key.message);
+        const plain = open(key, p.blob);
+        if (plain instanceof ProtocolError) return this.#resumeFail(`challenge response: ${plain.message}`);
+        if (!constantTimeEqual(plain, this.#challenge!)) return this.#resumeFail('challenge response does not match');
+        this.step = 'ping';
+        return;
+      }
+      case 'ping':
+        if (p.type !== 'Ping') return this.#resumeFail(`expected Ping after the challenge response, got ${p.type}`);
+        this.step = 'done';
+        this.#clearTimer();
+        this.host.resumePassed(this);
+        return;
+      case 'done':
+        return;
+    }
+  }
+
+  #resumeFail(reason: string): void {
+    this.step = 'done';
+    this.host.resumeFailed(this, reason);
+    this.fail(reason, 'VL_ERR_RESUME_FAILED', this.session ? { sessionId: this.session.id } : undefined);
+  }
+
+  #clearTimer(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /** Ends the connection with one log line; a pending resume attempt fails first. */
+  fail(reason: string, code?: string, detail?: Record<string, unknown>): void {
+    if (this.ended) return;
+    if (this.session && this.step !== 'done') {
+      this.step = 'done';
+      this.host.resumeFailed(this, reason);
+    }
+    this.host.refuse(this, reason, { ...(code ? { code } : {}), ...detail });
+    this.end();
+  }
+
+  /** Releases the connection: timer, limits, socket. Idempotent. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.step = 'done';
+    this.#clearTimer();
+    this.socket.destroy();
+    this.host.pendingEnded(this);
+  }
+
+  /** The handshake is complete: stop the clock and detach (the socket now belongs to a session). */
+  handOver(): void {
+    this.#clearTimer();
+    this.ended = true;
+    this.host.pendingEnded(this);
+  }
+}
+
+export { PING_FRAME };

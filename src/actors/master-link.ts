@@ -1,0 +1,203 @@
+// The firehose to the master: one socket, a batched writer, a bounded hold queue while the link is down,
+// and backpressure that pauses client reads instead of buffering without limit.
+import net from 'node:net';
+import { FrameDecoder, MAX_U32 } from '../io/framing.js';
+import { FrameWriter } from '../io/writer.js';
+import { Flag, TAG_SIZE, writeTaggedHeader } from '../io/firehose.js';
+import type { HostPort } from '../config/schema.js';
+import type { Logger } from '../log.js';
+
+export interface MasterLinkOptions {
+  address: HostPort;
+  /** Packets held (link down) or in flight before client reads pause. */
+  capacity: number;
+  capacityBytes: number;
+  connectTimeoutMs: number;
+  log: Logger;
+  /** A frame from the master (payload view). */
+  onFrame: (payload: Uint8Array) => void;
+  onConnected: () => void;
+  onLost: (reason: string) => void;
+  /** The link can take more: resume paused client sockets. */
+  onWritable: () => void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class MasterLink {
+  readonly #o: MasterLinkOptions;
+  #socket: net.Socket | null = null;
+  #writer: FrameWriter | null = null;
+  #decoder = new FrameDecoder(MAX_U32);
+  #connected = false;
+  /** Framed packets held while the link is down, in order. */
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
+  #congested = false;
+  packetsOut = 0;
+  bytesOut = 0;
+  packetsIn = 0;
+  bytesIn = 0;
+
+  /** The byte bound, never below 1 MiB so that a 'drain' always follows congestion. */
+  readonly #capBytes: number;
+
+  constructor(o: MasterLinkOptions) {
+    this.#o = o;
+    this.#capBytes = Math.max(o.capacityBytes, 1 << 20);
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  get heldPackets(): number {
+    return this.#held.length;
+  }
+
+  /** True when client reads should pause: held or in-flight data is over its bound. */
+  get congested(): boolean {
+    return this.#congested;
+  }
+
+  dial(): void {
+    const { host, port } = this.#o.address;
+    const sock = net.connect({ host, port, noDelay: true });
+    this.#socket = sock;
+    sock.setTimeout(this.#o.connectTimeoutMs);
+    sock.once('connect', () => {
+      if (this.#socket !== sock) return;
+      sock.setTimeout(0);
+      this.#connected = true;
+      this.#writer = new FrameWriter(sock);
+      this.#decoder = new FrameDecoder(MAX_U32);
+      this.#o.onConnected();
+    });
+    sock.on('timeout', () => {
+      if (this.#socket === sock && !this.#connected) this.#fail(sock, `connect to ${host}:${port} timed out`);
+    });
+    sock.on('data', (chunk: Buffer) => {
+      if (this.#socket !== sock) return;
+      this.bytesIn += chunk.length;
+      this.#decoder.push(chunk);
+      for (;;) {
+        const f = this.#decoder.next();
+        if (f === null) break;
+        if (f instanceof Error) {
+          this.#fail(sock, f.message);
+          return;
+        }
+        this.packetsIn++;
+        this.#o.onFrame(f);
+        if (this.#socket !== sock) return;
+      }
+    });
+    sock.on('drain', () => {
+      if (this.#socket !== sock) return;
+      this.#updateCongestion();
+    });
+    sock.on('error', (err: Error) => {
+      if (this.#socket === sock) this.#fail(sock, err.message);
+    });
+    sock.on('close', () => {
+      if (this.#socket === sock) this.#fail(sock, 'master closed the connection');
+    });
+  }
+
+  /** Drops the current socket (after a failure); what was queued in its writer is lost with it. */
+  drop(): void {
+    const sock = this.#socket;
+    this.#socket = null;
+    this.#writer = null;
+    this.#connected = false;
+    sock?.destroy();
+    this.#updateCongestion();
+  }
+
+  #fail(sock: net.Socket, reason: string): void {
+    if (this.#socket !== sock) return;
+    this.#o.onLost(reason);
+  }
+
+  /** Client data for the master: written now, or held (copied) while the link is down. */
+  sendData(id: number, data: Uint8Array): void {
+    this.packetsOut++;
+    this.bytesOut += data.length;
+    const w = this.#writer;
+    if (w !== null) {
+      w.writeTagged(id, Flag.Data, data);
+      if (w.backlogBytes > this.#capBytes) this.#updateCongestion();
+      return;
+    }
+    this.#hold(id, Flag.Data, data);
+  }
+
+  /** Failure / Reconnection: never dropped, held in order with the data while the link is down. */
+  sendControl(id: number | bigint, flag: number, data: Uint8Array = EMPTY): void {
+    this.packetsOut++;
+    const w = this.#writer;
+    if (w !== null) {
+      w.writeTagged(id, flag, data);
+      return;
+    }
+    this.#hold(id, flag, data);
+  }
+
+  #hold(id: number | bigint, flag: number, data: Uint8Array): void {
+    const framed = new Uint8Array(4 + TAG_SIZE + data.length);
+    writeTaggedHeader(framed, 0, id, flag, data.length);
+    framed.set(data, 4 + TAG_SIZE);
+    this.#held.push(framed);
+    this.#heldBytes += framed.length;
+    if (this.#held.length >= this.#o.capacity || this.#heldBytes >= this.#capBytes) this.#updateCongestion();
+  }
+
+  /** Writes everything held while the link was down, in order. */
+  flushHeld(): void {
+    const w = this.#writer;
+    if (w === null) return;
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    for (const f of held) w.writeRaw(f);
+    w.flush();
+    this.#updateCongestion();
+  }
+
+  #updateCongestion(): void {
+    const w = this.#writer;
+    // Connected: bounded by bytes in flight (the socket's 'drain' lifts it). Down: by packets and bytes held.
+    const over =
+      w !== null
+        ? w.backlogBytes > this.#capBytes
+        : this.#held.length >= this.#o.capacity || this.#heldBytes >= this.#capBytes;
+    if (over === this.#congested) return;
+    this.#congested = over;
+    if (!over) this.#o.onWritable();
+    else this.#o.log.warn({ held: this.#held.length, connected: this.#connected }, 'master.backpressure: pausing client reads');
+  }
+
+  /** Flushes and half-closes the socket; resolves when it is finished or after `timeoutMs`. */
+  async close(timeoutMs: number): Promise<void> {
+    const sock = this.#socket;
+    if (!sock || !this.#connected) {
+      this.drop();
+      return;
+    }
+    this.#writer?.flush();
+    this.#socket = null;
+    this.#connected = false;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        sock.destroy();
+        resolve();
+      }, timeoutMs);
+      t.unref();
+      sock.end(() => {
+        clearTimeout(t);
+        sock.destroy();
+        resolve();
+      });
+    });
+  }
+}

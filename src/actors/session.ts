@@ -1,0 +1,52 @@
+// One client session at run time: its XState actor (lifecycle), its socket, writer and decoder (data path),
+// and its missed-packet buffer while it is away.
+import type net from 'node:net';
+import type { Actor } from 'xstate';
+import type { FrameDecoder } from '../io/framing.js';
+import type { FrameWriter } from '../io/writer.js';
+import type { SessionMachine } from '../machines/session.js';
+import type { PendingConnection } from './handshake.js';
+
+/** Symbol under which a client socket carries its Session (module-level listeners, no closure per socket). */
+export const kSession = Symbol('voltlane.session');
+
+export type SessionSocket = net.Socket & { [kSession]?: Session };
+
+export class Session {
+  readonly id: number;
+  /** The client's public key, SEC1 compressed; the session key is derived from it only on a resume. */
+  readonly clientKey: Uint8Array;
+  #sessionKey: Uint8Array | null = null;
+  actor!: Actor<SessionMachine>;
+  socket: SessionSocket | null = null;
+  writer: FrameWriter | null = null;
+  decoder: FrameDecoder | null = null;
+  /** Remote address of the current (or last) socket. */
+  address: string;
+  /** Master packets (payload copies) kept while away, oldest first. */
+  missed: Uint8Array[] | null = null;
+  missedBytes = 0;
+  /** Packets written to the socket since it was last seen empty: the per-client packet bound. */
+  outPackets = 0;
+  /** The reconnect attempt being challenged, if any. */
+  attempt: PendingConnection | null = null;
+  /** The socket was paused because the master link is congested. */
+  paused = false;
+
+  constructor(id: number, clientKey: Uint8Array, address: string) {
+    this.id = id;
+    this.clientKey = clientKey;
+    this.address = address;
+  }
+
+  sessionKey(derive: (clientKey: Uint8Array) => Uint8Array | Error): Uint8Array | Error {
+    if (this.#sessionKey) return this.#sessionKey;
+    const k = derive(this.clientKey);
+    if (!(k instanceof Error)) this.#sessionKey = k;
+    return k;
+  }
+
+  get live(): boolean {
+    return this.socket !== null;
+  }
+}

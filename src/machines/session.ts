@@ -1,0 +1,201 @@
+// The client session machine: live (connected / challenged by a takeover), away (stale / challenged), reconnected, reaped.
+// Pure: effects are named no-op actions here, provided by the actor layer; the clock is the actor's.
+import { assign, setup } from 'xstate';
+
+export type SessionEndReason = 'kick' | 'stale timeout' | 'evicted' | 'missed packet buffer overflow' | 'frame too large' | 'shutdown';
+
+export type SessionEvent =
+  /** The session's socket closed or errored (including a close for overflow); `at` is the clock's ms. */
+  | { type: 'socket.closed'; reason: string; at: number }
+  /** A client frame over the frame cap: a protocol violation that ends the session. */
+  | { type: 'frame.oversize' }
+  /** The master asked to end the session (Kick): nothing is sent back. */
+  | { type: 'session.kick' }
+  /** A reconnect named this session and is about to be challenged. */
+  | { type: 'resume.requested'; attempt: number }
+  | { type: 'resume.passed'; attempt: number }
+  | { type: 'resume.failed'; attempt: number; reason: string }
+  /** More stale sessions than allowed: this one is the oldest. */
+  | { type: 'stale.evicted' }
+  /** Master data for an away session that the missed-packet buffer cannot hold. */
+  | { type: 'missed.overflow' }
+  /** The edge is shutting down. */
+  | { type: 'edge.shutdown' };
+
+export interface SessionContext {
+  id: number;
+  /** Clock ms when the session last went stale, or null while live. */
+  staleSince: number | null;
+  /** The reconnect attempt currently challenged (0: none). */
+  attempt: number;
+  resumes: number;
+  endReason: SessionEndReason | null;
+}
+
+export interface SessionInput {
+  id: number;
+}
+
+export const sessionMachine = setup({
+  types: {
+    context: {} as SessionContext,
+    events: {} as SessionEvent,
+    input: {} as SessionInput,
+  },
+  actions: {
+    /** Close the session's current client socket. */
+    closeSocket: () => {},
+    /** Close the socket of the reconnect attempt being challenged. */
+    closeAttemptSocket: () => {},
+    /** Send the master a Failure for this session with the given reason. */
+    sendFailure: (_: unknown, _params: { reason: SessionEndReason }) => {},
+    /** Move the session to the attempt's socket: Ping, replay missed packets, Reconnection to the master. */
+    completeResume: () => {},
+    /** Tell the registry the session went stale (stale index, eviction). */
+    enteredStale: () => {},
+    /** Tell the registry the session is live again. */
+    leftStale: () => {},
+    /** Drop the session from the registry and free its buffers. */
+    release: () => {},
+    recordStale: assign({
+      staleSince: ({ event }) => (event.type === 'socket.closed' ? event.at : null),
+    }),
+    recordAttempt: assign({
+      attempt: ({ event }) => (event.type === 'resume.requested' ? event.attempt : 0),
+    }),
+    clearAttempt: assign({ attempt: 0 }),
+    countResume: assign({ resumes: ({ context }) => context.resumes + 1, staleSince: null, attempt: 0 }),
+    setEndReason: assign((_, params: { reason: SessionEndReason }) => ({ endReason: params.reason })),
+  },
+  guards: {
+    isCurrentAttempt: ({ context, event }) =>
+      (event.type === 'resume.passed' || event.type === 'resume.failed') && event.attempt === context.attempt,
+  },
+  delays: {
+    /** Time from going stale to the reap tick at or after the stale timeout; provided by the actor layer. */
+    staleTimeout: 300_000,
+  },
+}).createMachine({
+  id: 'session',
+  context: ({ input }) => ({ id: input.id, staleSince: null, attempt: 0, resumes: 0, endReason: null }),
+  initial: 'live',
+  states: {
+    live: {
+      initial: 'connected',
+      on: {
+        'session.kick': {
+          target: 'reaped',
+          actions: ['closeSocket', 'closeAttemptSocket', { type: 'setEndReason', params: { reason: 'kick' } }],
+        },
+        'frame.oversize': {
+          target: 'reaped',
+          actions: [
+            'closeSocket',
+            'closeAttemptSocket',
+            { type: 'setEndReason', params: { reason: 'frame too large' } },
+            { type: 'sendFailure', params: { reason: 'frame too large' } },
+          ],
+        },
+        'edge.shutdown': {
+          target: 'reaped',
+          actions: ['closeSocket', 'closeAttemptSocket', { type: 'setEndReason', params: { reason: 'shutdown' } }],
+        },
+      },
+      states: {
+        connected: {
+          on: {
+            'socket.closed': { target: '#session.away.stale', actions: 'recordStale' },
+            'resume.requested': { target: 'challenged', actions: 'recordAttempt' },
+          },
+        },
+        /** A reconnect is being challenged while the old socket still looks alive (half-open). */
+        challenged: {
+          on: {
+            'socket.closed': { target: '#session.away.challenged', actions: 'recordStale' },
+            'resume.passed': { guard: 'isCurrentAttempt', target: '#session.reconnected' },
+            'resume.failed': { guard: 'isCurrentAttempt', target: 'connected', actions: 'clearAttempt' },
+          },
+        },
+      },
+    },
+    away: {
+      initial: 'stale',
+      entry: 'enteredStale',
+      exit: 'leftStale',
+      after: {
+        staleTimeout: {
+          target: 'reaped',
+          actions: [
+            'closeAttemptSocket',
+            { type: 'setEndReason', params: { reason: 'stale timeout' } },
+            { type: 'sendFailure', params: { reason: 'stale timeout' } },
+          ],
+        },
+      },
+      on: {
+        'stale.evicted': {
+          target: 'reaped',
+          actions: [
+            'closeAttemptSocket',
+            { type: 'setEndReason', params: { reason: 'evicted' } },
+            { type: 'sendFailure', params: { reason: 'evicted' } },
+          ],
+        },
+        'missed.overflow': {
+          target: 'reaped',
+          actions: [
+            'closeAttemptSocket',
+            { type: 'setEndReason', params: { reason: 'missed packet buffer overflow' } },
+            { type: 'sendFailure', params: { reason: 'missed packet buffer overflow' } },
+          ],
+        },
+        'session.kick': {
+          target: 'reaped',
+          actions: ['closeAttemptSocket', { type: 'setEndReason', params: { reason: 'kick' } }],
+        },
+        'edge.shutdown': {
+          target: 'reaped',
+          actions: ['closeAttemptSocket', { type: 'setEndReason', params: { reason: 'shutdown' } }],
+        },
+      },
+      states: {
+        stale: {
+          on: {
+            'resume.requested': { target: 'challenged', actions: 'recordAttempt' },
+          },
+        },
+        /** A reconnect is being challenged; the stale clock keeps running from the disconnect. */
+        challenged: {
+          on: {
+            'resume.passed': { guard: 'isCurrentAttempt', target: '#session.reconnected' },
+            'resume.failed': { guard: 'isCurrentAttempt', target: 'stale', actions: 'clearAttempt' },
+          },
+        },
+      },
+    },
+    /** The challenge passed: the session moves to the new socket, then is connected again. */
+    reconnected: {
+      entry: ['completeResume', 'countResume'],
+      always: { target: 'live.connected' },
+    },
+    reaped: {
+      type: 'final',
+      entry: 'release',
+    },
+  },
+});
+
+export type SessionMachine = typeof sessionMachine;
+
+/** The coarse lifecycle name of a session snapshot value, as operators see it. */
+export function sessionPhase(value: unknown): 'connected' | 'challenged' | 'stale' | 'reconnected' | 'reaped' {
+  if (value === 'reaped') return 'reaped';
+  if (value === 'reconnected') return 'reconnected';
+  if (typeof value === 'object' && value !== null) {
+    const v = value as { live?: string; away?: string };
+    if (v.live === 'connected') return 'connected';
+    if (v.away === 'stale') return 'stale';
+    return 'challenged';
+  }
+  return 'connected';
+}

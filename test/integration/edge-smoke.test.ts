@@ -1,0 +1,35 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Flag } from '../../src/io/firehose.js';
+import { rawNewSession, rawResume, waitFor } from '../helpers/wire.js';
+import { startEdge, type TestEdge } from '../helpers/edge.js';
+
+let t: TestEdge | null = null;
+afterEach(async () => {
+  await t?.stop();
+  t = null;
+});
+
+describe('edge smoke', () => {
+  it('creates a session, forwards data both ways, resumes after a drop with replay', async () => {
+    t = await startEdge({ clients: { missedPacketsBufferSize: 16 } });
+    const c = await rawNewSession(t.port);
+    expect(c.id).toBe(1n);
+    expect(Buffer.from(c.edgeKey)).toEqual(Buffer.from(t.keyPair.publicKey));
+    c.socket.write(Buffer.from([5, 0, 0, 0, 104, 101, 108, 108, 111]));
+    const p = await t.master.expect((p) => p.flag === Flag.Data);
+    expect(p.id).toBe(1n);
+    expect(Buffer.from(p.data).toString()).toBe('hello');
+    t.master.send(1n, Flag.Data, Buffer.from('world'));
+    expect(Buffer.from(await c.q.next()).toString()).toBe('world');
+    c.socket.destroy();
+    await waitFor(() => t!.edge.stats().stale === 1, 2000, 'stale');
+    t.master.send(1n, Flag.Data, Buffer.from('missed-1'));
+    t.master.send(1n, Flag.Data, Buffer.from('missed-2'));
+    await new Promise((r) => setTimeout(r, 50));
+    const r = await rawResume(t.port, 1n, c.keyPair);
+    expect(Buffer.from(await r.q.next()).toString()).toBe('missed-1');
+    expect(Buffer.from(await r.q.next()).toString()).toBe('missed-2');
+    await t.master.expect((p) => p.flag === Flag.Reconnection && p.id === 1n);
+    r.socket.destroy();
+  });
+});
