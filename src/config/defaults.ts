@@ -1,0 +1,182 @@
+// Voltlane's built-in defaults: the typed DEFAULT_CONFIG and DEFAULT_CONFIG_TOML, the
+// commented connserver.toml written on first start (a test keeps the two equal).
+import { deepFreeze, type Config } from './schema.js';
+
+export const DEFAULT_CONFIG: Config = deepFreeze({
+  general: { logLevel: 'info' },
+  listener: { address: { host: '127.0.0.1', port: 42000 } },
+  master: {
+    address: { host: '127.0.0.1', port: 42001 },
+    channelCapacity: 32768,
+    channelCapacityBytes: 67_108_864,
+    reconnectMinMs: 100,
+    reconnectMaxMs: 5000,
+  },
+  clients: {
+    channelCapacity: 8192,
+    channelCapacityBytes: 4_194_304,
+    staleTimeoutSecs: 300,
+    staleReapIntervalSecs: 15,
+    missedPacketsBufferSize: 0,
+    missedPacketsBufferBytes: 1_048_576,
+    maxStaleClients: 65535,
+  },
+  limits: {
+    maxFrameSize: 8_388_599,
+    handshakeTimeoutSecs: 10,
+    maxConnections: 100_000,
+    maxConnectionsPerAddress: 1024,
+    newConnectionsPerAddressPerSec: 200,
+    newConnectionsBurst: 400,
+    maxHandshakesInFlight: 4096,
+    failedResumesPerIdPerMin: 10,
+    failedResumesPerAddressPerMin: 60,
+  },
+});
+
+export const DEFAULT_CONFIG_TOML = `# connserver.toml: configuration of the Voltlane edge connection server.
+#
+# Voltlane wrote this file with good starting defaults the first time it ran.
+# Tweak it to suit your product; every key is explained right above it.
+#
+# Any key can also be set without editing this file, through an environment
+# variable named VOLTLANE_<SECTION>_<KEY> in capitals (for example
+# VOLTLANE_CLIENTS_STALE_TIMEOUT_SECS=60 or VOLTLANE_LOG_LEVEL=debug), or in a
+# .env file in the directory Voltlane starts in. Strongest first: command-line
+# flags (--listen, --master, --log-level), the environment, .env, this file.
+#
+# Two common setups:
+#
+# - Simple firehose: you just want N client streams turned into 1 stream. The
+#   defaults are perfectly fine for you; you might only want to adjust
+#   general.log_level and clients.stale_timeout_secs.
+#
+# - Game server: turn up clients.missed_packets_buffer_size (256 is a good
+#   start), and set clients.channel_capacity to at least twice that, for
+#   seamless and lossless reconnection: packets sent while a player's
+#   connection is down are buffered and resent when the player reconnects.
+#   Then turn clients.stale_timeout_secs down to a reasonable window for
+#   intermittent connection loss, such as 30.
+
+[general]
+# Logging verbosity: Off, Error, Warn, Info, Debug or Trace (any case).
+# Debug and Trace are chatty; use them to chase a problem, not in production.
+log_level = "Info"
+
+[listener]
+# Address to listen on for clients, as host:port. For example 127.0.0.1:42000,
+# 0.0.0.0:42000 (every IPv4 interface), [::1]:42000 or ::1:42000 (IPv6), or
+# test.example.com:6969. Port 0 lets the system pick a free port.
+address = "127.0.0.1:42000"
+
+[master]
+# Address of the master server (your backend), as host:port. For example
+# test.example.com:1234, 10.12.1.0:33445 or localhost:8080. Voltlane keeps one
+# connection (the firehose) to it and reconnects by itself if it drops; clients
+# stay connected meanwhile. Port 1 to 65535.
+address = "127.0.0.1:42001"
+
+# Capacity of the buffer for packets to the master, in packets: integer, at
+# least 1. Packets wait here while the master link is down or the master is
+# slow to read. Past this, Voltlane pauses reading from clients until the
+# master catches up, so nothing is lost, but clients slow down. The higher the
+# number, the higher the potential memory usage. Make this high if your master
+# is likely to be hammered with messages and sometimes fall behind; it depends
+# heavily on your use case, so tweak it.
+channel_capacity = 32768
+
+# The same bound in bytes: integer, at least 1. Whichever of the two limits is
+# reached first applies. Default 67108864 (64 MiB).
+channel_capacity_bytes = 67108864
+
+# Wait before the first attempt to reconnect to the master, in milliseconds:
+# integer from 1 to 2147483647, at most reconnect_max_ms. The wait grows after
+# each failed attempt.
+reconnect_min_ms = 100
+
+# Longest wait between attempts to reconnect to the master, in milliseconds:
+# integer from 1 to 2147483647, at least reconnect_min_ms.
+reconnect_max_ms = 5000
+
+[clients]
+# Capacity of the buffer for packets to one client, in packets: integer, at
+# least 1. A client that cannot keep up and lets this many packets pile up is
+# disconnected as too slow (it goes stale and may reconnect); it never slows
+# the others down. The higher the number, the more memory a slow client may
+# take; too small, and clients on a shaky network get dropped. One of the most
+# powerful performance dials. With missed packet buffering on, make this at
+# least twice missed_packets_buffer_size.
+channel_capacity = 8192
+
+# The same bound in bytes, per client: integer, at least 1. Whichever of the
+# two limits is reached first applies. Default 4194304 (4 MiB).
+channel_capacity_bytes = 4194304
+
+# How long a client that disconnected ungracefully stays stale, in seconds:
+# during this time it may reconnect and resume its session. A number greater
+# than 0 and at most 2147483.647; fractions are allowed (2.5 is 2.5 seconds).
+stale_timeout_secs = 300
+
+# How often to look for clients that have been stale for more than
+# stale_timeout_secs, in seconds: a number greater than 0, fractions allowed.
+# For perfect second accuracy use 1; for marginally lower CPU usage a higher
+# number like 5 or 15.
+stale_reap_interval_secs = 15
+
+# Size of the missed packet buffer of a stale client, in packets: integer, 0 or
+# more. 0 turns buffering off: then a packet from the master for a stale client
+# ends that client's session at once. Above 0, packets from the master for a
+# stale client are kept, up to this many, and resent in order if it reconnects
+# within stale_timeout_secs; one more than that ends the session.
+missed_packets_buffer_size = 0
+
+# Byte budget of that buffer, per stale client: integer, 0 or more. Going over
+# it ends the session like going over missed_packets_buffer_size.
+# Default 1048576 (1 MiB).
+missed_packets_buffer_bytes = 1048576
+
+# Most stale clients kept at once: integer, 0 or more. Past it, the oldest
+# stale client's session ends to make room. 0 means no client can ever resume.
+max_stale_clients = 65535
+
+[limits]
+# Largest packet a client may send, in bytes: integer from 1 to 4294967295. A
+# client announcing a bigger one is disconnected before any of it is buffered.
+# The default keeps every packet, once tagged for the master (9 more bytes),
+# within 8 MiB: backends built on the original helper refuse anything larger,
+# so raise it only if your master accepts bigger frames.
+max_frame_size = 8388599
+
+# Time a new connection has to finish its handshake (or a reconnect its
+# challenge), in seconds: a number greater than 0 and at most 2147483.647,
+# fractions allowed. Connections that stall are closed.
+handshake_timeout_secs = 10
+
+# Most client connections open at once, live and still handshaking together:
+# integer, at least 1. New connections past it are refused.
+max_connections = 100000
+
+# Most connections open at once from one IP address: integer, at least 1.
+max_connections_per_address = 1024
+
+# New connections each IP address may open per second, on average: a number
+# greater than 0, fractions allowed (0.5 is one every two seconds).
+new_connections_per_address_per_sec = 200
+
+# Burst of new connections one IP address may open at once before the rate
+# above applies: integer, at least 1.
+new_connections_burst = 400
+
+# Most handshakes in progress at once, over all clients: integer, at least 1.
+# Caps the crypto work a flood of new connections can demand; new connections
+# past it are refused until some handshakes finish.
+max_handshakes_in_flight = 4096
+
+# Failed reconnect attempts allowed per minute against one client id: integer,
+# at least 1. Past it, further attempts on that id are refused for a while.
+failed_resumes_per_id_per_min = 10
+
+# Failed reconnect attempts allowed per minute from one IP address: integer, at
+# least 1. Past it, further attempts from that address are refused for a while.
+failed_resumes_per_address_per_min = 60
+`;

@@ -1,0 +1,217 @@
+// The shape of a Voltlane config: its types, every TOML key with the rule its value
+// must meet and the environment names that set it, and the error a bad value raises.
+import { checkAddress, ADDRESS_FORMS, type HostPort } from './address.js';
+
+export type { HostPort } from './address.js';
+
+export type LogLevel = 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export interface Config {
+  general: { logLevel: LogLevel };
+  listener: { address: HostPort };
+  master: {
+    address: HostPort;
+    channelCapacity: number;
+    channelCapacityBytes: number;
+    reconnectMinMs: number;
+    reconnectMaxMs: number;
+  };
+  clients: {
+    channelCapacity: number;
+    channelCapacityBytes: number;
+    staleTimeoutSecs: number;
+    staleReapIntervalSecs: number;
+    missedPacketsBufferSize: number;
+    missedPacketsBufferBytes: number;
+    maxStaleClients: number;
+  };
+  limits: {
+    maxFrameSize: number;
+    handshakeTimeoutSecs: number;
+    maxConnections: number;
+    maxConnectionsPerAddress: number;
+    newConnectionsPerAddressPerSec: number;
+    newConnectionsBurst: number;
+    maxHandshakesInFlight: number;
+    failedResumesPerIdPerMin: number;
+    failedResumesPerAddressPerMin: number;
+  };
+}
+
+export type SectionName = keyof Config;
+
+/** A bad config value, a missing/unreadable file or a TOML syntax error. */
+export class ConfigError extends Error {
+  readonly code = 'VL_ERR_CONFIG';
+  /** Dotted TOML key, e.g. "clients.stale_timeout_secs", when one key is at fault. */
+  readonly key: string | undefined;
+  /** Where the bad value came from: a file path, "environment variable X", "flag --listen". */
+  readonly source: string | undefined;
+
+  constructor(message: string, options: { key?: string; source?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ConfigError';
+    this.key = options.key;
+    this.source = options.source;
+  }
+}
+
+/** Outcome of checking one raw value: the typed value, or why it was refused. */
+export type Checked<T> = { ok: true; value: T } | { ok: false; problem?: string };
+
+/** How one key's value is checked, from TOML (typed) or from an env var / flag (a string). */
+export interface Rule<T> {
+  /** Human description of a good value, quoted in errors. */
+  readonly expected: string;
+  fromToml(raw: unknown): Checked<T>;
+  fromString(raw: string): Checked<T>;
+}
+
+export interface KeySpec<T> {
+  /** TOML key inside its section, snake_case. */
+  readonly key: string;
+  readonly rule: Rule<T>;
+  /** Extra environment names besides VOLTLANE_<SECTION>_<KEY>, checked first. */
+  readonly aliases?: readonly string[];
+}
+
+type Schema = { readonly [S in SectionName]: { readonly [F in keyof Config[S]]: KeySpec<Config[S][F]> } };
+
+const LOG_LEVELS: readonly LogLevel[] = ['off', 'error', 'warn', 'info', 'debug', 'trace'];
+const INTEGER_TEXT = /^[+-]?[0-9]+$/;
+const DECIMAL_TEXT = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+/** Node timers overflow past 2^31-1 ms and then fire at once, so no delay may exceed it. */
+export const MAX_TIMER_MS = 2_147_483_647;
+const MAX_TIMER_SECS = MAX_TIMER_MS / 1000;
+const fail = { ok: false } as const;
+
+function logLevel(): Rule<LogLevel> {
+  const fromString = (raw: string): Checked<LogLevel> => {
+    const lower = raw.trim().toLowerCase();
+    const level = LOG_LEVELS.find((l) => l === lower);
+    return level === undefined ? fail : { ok: true, value: level };
+  };
+  return {
+    expected: 'one of Off, Error, Warn, Info, Debug, Trace (any case)',
+    fromToml: (raw) => (typeof raw === 'string' ? fromString(raw) : fail),
+    fromString,
+  };
+}
+
+function address(opts: { allowPortZero: boolean }): Rule<HostPort> {
+  const fromString = (raw: string): Checked<HostPort> => {
+    const result = checkAddress(raw);
+    if (typeof result === 'string') return { ok: false, problem: result };
+    if (result.port === 0 && !opts.allowPortZero) return { ok: false, problem: 'port 0 cannot be connected to' };
+    return { ok: true, value: result };
+  };
+  return {
+    expected: opts.allowPortZero ? ADDRESS_FORMS : ADDRESS_FORMS.replace('port 0 to', 'port 1 to'),
+    fromToml: (raw) => (typeof raw === 'string' ? fromString(raw) : fail),
+    fromString,
+  };
+}
+
+function integer(min: number, max: number = Number.MAX_SAFE_INTEGER, unit = ''): Rule<number> {
+  const inRange = (n: number): Checked<number> =>
+    Number.isSafeInteger(n) && n >= min && n <= max ? { ok: true, value: n } : fail;
+  return {
+    expected: `an integer${unit} from ${min} to ${max}`,
+    fromToml: (raw) => (typeof raw === 'number' ? inRange(raw) : fail),
+    fromString: (raw) => {
+      const text = raw.trim();
+      return INTEGER_TEXT.test(text) ? inRange(Number(text)) : fail;
+    },
+  };
+}
+
+function positive(unit: string, max: number = Number.MAX_VALUE): Rule<number> {
+  const inRange = (n: number): Checked<number> =>
+    Number.isFinite(n) && n > 0 && n <= max ? { ok: true, value: n } : fail;
+  const bound = max === Number.MAX_VALUE ? '' : ` and at most ${max}`;
+  return {
+    expected: `a number${unit} greater than 0${bound} (fractional allowed, e.g. 0.5)`,
+    fromToml: (raw) => (typeof raw === 'number' ? inRange(raw) : fail),
+    fromString: (raw) => {
+      const text = raw.trim();
+      return DECIMAL_TEXT.test(text) ? inRange(Number(text)) : fail;
+    },
+  };
+}
+
+const count = (min: number) => integer(min);
+const bytes = (min: number) => integer(min, Number.MAX_SAFE_INTEGER, ' number of bytes');
+const millis = () => integer(1, MAX_TIMER_MS, ' number of milliseconds');
+const seconds = () => positive(' of seconds', MAX_TIMER_SECS);
+
+/** Every key Voltlane reads, grouped by TOML section. */
+export const SCHEMA: Schema = {
+  general: {
+    logLevel: { key: 'log_level', rule: logLevel(), aliases: ['VOLTLANE_LOG_LEVEL'] },
+  },
+  listener: {
+    address: { key: 'address', rule: address({ allowPortZero: true }) },
+  },
+  master: {
+    address: { key: 'address', rule: address({ allowPortZero: false }) },
+    channelCapacity: { key: 'channel_capacity', rule: count(1) },
+    channelCapacityBytes: { key: 'channel_capacity_bytes', rule: bytes(1) },
+    reconnectMinMs: { key: 'reconnect_min_ms', rule: millis() },
+    reconnectMaxMs: { key: 'reconnect_max_ms', rule: millis() },
+  },
+  clients: {
+    channelCapacity: { key: 'channel_capacity', rule: count(1) },
+    channelCapacityBytes: { key: 'channel_capacity_bytes', rule: bytes(1) },
+    staleTimeoutSecs: { key: 'stale_timeout_secs', rule: seconds() },
+    staleReapIntervalSecs: { key: 'stale_reap_interval_secs', rule: seconds() },
+    missedPacketsBufferSize: { key: 'missed_packets_buffer_size', rule: count(0) },
+    missedPacketsBufferBytes: { key: 'missed_packets_buffer_bytes', rule: bytes(0) },
+    maxStaleClients: { key: 'max_stale_clients', rule: count(0) },
+  },
+  limits: {
+    maxFrameSize: { key: 'max_frame_size', rule: integer(1, 0xffff_ffff, ' number of bytes') },
+    handshakeTimeoutSecs: { key: 'handshake_timeout_secs', rule: seconds() },
+    maxConnections: { key: 'max_connections', rule: count(1) },
+    maxConnectionsPerAddress: { key: 'max_connections_per_address', rule: count(1) },
+    newConnectionsPerAddressPerSec: {
+      key: 'new_connections_per_address_per_sec',
+      rule: positive(' of connections per second'),
+    },
+    newConnectionsBurst: { key: 'new_connections_burst', rule: count(1) },
+    maxHandshakesInFlight: { key: 'max_handshakes_in_flight', rule: count(1) },
+    failedResumesPerIdPerMin: { key: 'failed_resumes_per_id_per_min', rule: count(1) },
+    failedResumesPerAddressPerMin: { key: 'failed_resumes_per_address_per_min', rule: count(1) },
+  },
+};
+
+/** One key, flattened: where it lives in Config, its dotted TOML name and env names. */
+export interface KeyEntry {
+  readonly section: SectionName;
+  readonly field: string;
+  /** e.g. "clients.stale_timeout_secs" */
+  readonly dotted: string;
+  /** Environment names, strongest first (aliases, then VOLTLANE_<SECTION>_<KEY>). */
+  readonly envNames: readonly string[];
+  readonly rule: Rule<unknown>;
+}
+
+export const SECTIONS = Object.keys(SCHEMA) as SectionName[];
+
+export const KEYS: readonly KeyEntry[] = SECTIONS.flatMap((section) =>
+  Object.entries(SCHEMA[section] as Record<string, KeySpec<unknown>>).map(([field, spec]) => ({
+    section,
+    field,
+    dotted: `${section}.${spec.key}`,
+    envNames: [...(spec.aliases ?? []), `VOLTLANE_${section}_${spec.key}`.toUpperCase()],
+    rule: spec.rule,
+  })),
+);
+
+/** Freezes an object and everything reachable from it. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
