@@ -12,9 +12,9 @@ export interface FrameSink {
 }
 
 /** Payloads at least this large are handed to the socket as-is rather than copied. */
-const COPY_LIMIT = 16 * 1024;
+export const COPY_LIMIT = 16 * 1024;
 /** Pending bytes past which a writer flushes at once instead of waiting for the turn's end. */
-const FLUSH_AT = 256 * 1024;
+export const FLUSH_AT = 256 * 1024;
 const SLAB = 64 * 1024;
 
 const dirty: FrameWriter[] = [];
@@ -24,7 +24,7 @@ function flushAll(): void {
   scheduled = false;
   // Writers flushed here may be marked dirty again by callbacks; those wait for the next turn.
   const n = dirty.length;
-  for (let i = 0; i < n; i++) dirty[i]!.flush();
+  for (let i = 0; i < n; i++) dirty[i]!.turnEnded();
   dirty.splice(0, n);
 }
 
@@ -42,7 +42,8 @@ export class FrameWriter {
   /** Pieces completed before the slab region (large payloads, full slab regions). */
   #pieces: Uint8Array[] = [];
   #pending = 0;
-  #dirty = false;
+  /** Listed for the end-of-turn flush; only that flush clears it, so a writer is listed once per turn. */
+  #listed = false;
 
   constructor(sink: FrameSink) {
     this.sink = sink;
@@ -96,8 +97,8 @@ export class FrameWriter {
       this.flush();
       return;
     }
-    if (!this.#dirty) {
-      this.#dirty = true;
+    if (!this.#listed) {
+      this.#listed = true;
       dirty.push(this);
       if (!scheduled) {
         scheduled = true;
@@ -126,8 +127,13 @@ export class FrameWriter {
   }
 
   /** Hands everything queued to the socket now. Returns the socket's write() result. */
+  /** The end-of-turn flush (module-internal). */
+  turnEnded(): void {
+    this.#listed = false;
+    this.flush();
+  }
+
   flush(): boolean {
-    this.#dirty = false;
     this.#seal();
     const pieces = this.#pieces;
     if (pieces.length === 0) return true;
