@@ -78,6 +78,7 @@ export class Edge implements HandshakeHost {
     sessionsOpened: 0,
     resumes: 0,
     resumesFailed: 0,
+    replayed: 0,
     failuresSent: 0,
     kicks: 0,
     refused: 0,
@@ -230,7 +231,7 @@ export class Edge implements HandshakeHost {
       actions: {
         closeSocket: ({ context }) => {
           const s = get(context.id);
-          if (s?.socket) this.#detachSocket(s, true);
+          if (s?.socket) this.#endSocket(s);
         },
         closeAttemptSocket: ({ context }) => {
           const s = get(context.id);
@@ -431,6 +432,15 @@ export class Edge implements HandshakeHost {
     }
   }
 
+  /** Ends the session's socket after what is queued for it (Kick, oversize frame, shutdown): the data, then FIN. */
+  #endSocket(s: Session): void {
+    const sock = s.socket;
+    if (!sock) return;
+    s.writer?.flush();
+    this.#detachSocket(s, false);
+    endGracefully(sock);
+  }
+
   #completeResume(s: Session): void {
     const p = s.attempt;
     s.attempt = null;
@@ -451,6 +461,7 @@ export class Edge implements HandshakeHost {
     const missed = s.missed;
     if (missed) {
       for (const m of missed) w.writeFrame(m);
+      this.counters.replayed += missed.length;
       s.missed = null;
       s.missedBytes = 0;
     }
@@ -603,6 +614,18 @@ export class Edge implements HandshakeHost {
 }
 
 function noop(): void {}
+
+/** A socket that ends gracefully is destroyed if its peer has not closed it within this time. */
+const CLOSE_GRACE_MS = 1_000;
+
+/** Sends FIN after the queued data; destroys the socket if it is not closed within CLOSE_GRACE_MS (ws's close timer). */
+function endGracefully(sock: net.Socket): void {
+  if (sock.destroyed) return;
+  sock.end();
+  const timer = setTimeout(() => sock.destroy(), CLOSE_GRACE_MS);
+  timer.unref();
+  sock.once('close', () => clearTimeout(timer));
+}
 
 function onHandshakeTimeout(p: PendingConnection): void {
   p.timer = null;

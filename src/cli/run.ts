@@ -1,0 +1,67 @@
+// `voltlane [--config FILE]`: load the config, the key file and a logger, run the edge until SIGTERM/SIGINT.
+import { dirname, join } from 'node:path';
+import { Edge } from '../actors/edge.js';
+import { loadConfig, formatAddress, type Config } from '../config/index.js';
+import { loadOrCreateKeyFile } from '../config/keyfile.js';
+import { createLogger, type LogFormat, type Logger } from '../log.js';
+
+export interface RunOptions {
+  configPath?: string;
+  listen?: string;
+  master?: string;
+  logLevel?: string;
+  logFormat?: LogFormat;
+  /** Key file; default `voltlane.key` beside the config file. */
+  keyPath?: string;
+}
+
+export interface RunningEdge {
+  edge: Edge;
+  config: Config;
+  log: Logger;
+  address: { host: string; port: number };
+}
+
+/** Starts the daemon (config, key, logger, edge). The caller decides how it stops. */
+export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
+  const loaded = loadConfig({
+    ...(o.configPath ? { path: o.configPath } : {}),
+    flags: {
+      ...(o.listen ? { listen: o.listen } : {}),
+      ...(o.master ? { master: o.master } : {}),
+      ...(o.logLevel ? { logLevel: o.logLevel } : {}),
+    },
+  });
+  const { config } = loaded;
+  const log = createLogger({ level: config.general.logLevel, ...(o.logFormat ? { format: o.logFormat } : {}) });
+  if (loaded.created) log.info({ path: loaded.path }, 'config.created: wrote the default configuration');
+  else log.info({ path: loaded.path }, 'config.loaded');
+  for (const w of loaded.warnings) log.warn({ path: loaded.path }, `config.warning: ${w}`);
+  const keyPath = o.keyPath ?? join(dirname(loaded.path), 'voltlane.key');
+  const { keyPair, created } = loadOrCreateKeyFile(keyPath);
+  log.info({ path: keyPath, created, publicKey: Buffer.from(keyPair.publicKey).toString('hex') }, 'edge.key');
+  const edge = new Edge({ config, keyPair, log });
+  const address = await edge.start();
+  log.info({ listen: formatAddress(address), master: formatAddress(config.master.address) }, 'edge.started');
+  return { edge, config, log, address };
+}
+
+/** Runs the daemon until SIGTERM or SIGINT, then drains and exits 0. */
+export async function runDaemon(o: RunOptions): Promise<void> {
+  const { edge, log } = await startDaemon(o);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'edge.stopping');
+    edge.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: String(err) }, 'edge.stop_failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

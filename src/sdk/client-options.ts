@@ -1,0 +1,121 @@
+// Client options: the public shapes, their defaults, and validation once at connect() (errors name the key).
+import { keyPairFromSecret, type KeyPair } from '../io/crypto.js';
+import { ProtocolError } from '../io/errors.js';
+import { ClientError } from './client-errors.js';
+import type { ResumeState } from './client-resume-state.js';
+
+export interface ReconnectOptions {
+  /** Resume automatically when the connection drops. Default true. */
+  enabled?: boolean;
+  /** How long after a drop to keep trying; matches the edge's stale timeout. Default 300 000. */
+  windowMs?: number;
+  /** Backoff before the first attempt (jittered, doubled per attempt). Default 100. */
+  initialDelayMs?: number;
+  /** Backoff ceiling. Default 5 000. */
+  maxDelayMs?: number;
+}
+
+export interface ClientOptions {
+  /** The client's secp256k1 key pair. Default: a fresh one. */
+  keyPair?: KeyPair;
+  /** Resume this persisted session instead of starting a new one. */
+  resume?: ResumeState;
+  reconnect?: ReconnectOptions;
+  /** Messages `send()` may queue while reconnecting. Default 8192. */
+  maxQueuedMessages?: number;
+  /** Bytes `send()` may queue while reconnecting. Default 16 MiB. */
+  maxQueuedBytes?: number;
+  /** Largest frame accepted from the edge; a larger one drops the connection. Default 8 388 608. */
+  maxFrameSize?: number;
+  /** Largest message `send()` accepts: the edge's default client cap. Default 8 388 599. */
+  maxMessageSize?: number;
+  /** Longest wait for any one handshake step (TCP connect included). Default 10 000. */
+  handshakeTimeoutMs?: number;
+  /** Messages an async iterator may buffer before the socket is paused. Default 1024. */
+  inboxMaxMessages?: number;
+  /** Bytes an async iterator may buffer before the socket is paused. Default 16 MiB. */
+  inboxMaxBytes?: number;
+}
+
+export interface ResolvedOptions {
+  readonly keyPair: KeyPair | null;
+  readonly resume: ResumeState | null;
+  readonly reconnect: Readonly<Required<ReconnectOptions>>;
+  readonly maxQueuedMessages: number;
+  readonly maxQueuedBytes: number;
+  readonly maxFrameSize: number;
+  readonly maxMessageSize: number;
+  readonly handshakeTimeoutMs: number;
+  readonly inboxMaxMessages: number;
+  readonly inboxMaxBytes: number;
+}
+
+const MiB = 1024 * 1024;
+
+export const DEFAULTS = Object.freeze({
+  reconnect: Object.freeze({ enabled: true, windowMs: 300_000, initialDelayMs: 100, maxDelayMs: 5_000 }),
+  maxQueuedMessages: 8192,
+  maxQueuedBytes: 16 * MiB,
+  maxFrameSize: 8_388_608,
+  maxMessageSize: 8_388_599,
+  handshakeTimeoutMs: 10_000,
+  inboxMaxMessages: 1024,
+  inboxMaxBytes: 16 * MiB,
+});
+
+/** The largest length a frame prefix can carry. */
+const MAX_U32 = 0xffff_ffff;
+/** Room for every handshake packet (the largest, a Challenge, is 74 bytes framed). */
+const MIN_FRAME_SIZE = 256;
+/** Node timers cap at 2^31 - 1 ms. */
+const MAX_TIMER_MS = 0x7fff_ffff;
+
+function int(key: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ClientError('VL_ERR_BAD_OPTIONS', `option ${key} must be an integer in ${min}..${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkKeyPair(kp: unknown): KeyPair {
+  const secretKey = (kp as { secretKey?: unknown } | null)?.secretKey;
+  if (!(secretKey instanceof Uint8Array)) {
+    throw new ClientError('VL_ERR_BAD_OPTIONS', 'option keyPair must be { secretKey: Uint8Array, publicKey: Uint8Array }');
+  }
+  const derived = keyPairFromSecret(secretKey);
+  if (derived instanceof ProtocolError) throw new ClientError('VL_ERR_BAD_OPTIONS', `option keyPair: ${derived.message}`);
+  return derived;
+}
+
+/** Applies defaults and validates every option; throws ClientError (VL_ERR_BAD_OPTIONS). */
+export function resolveOptions(options: ClientOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new ClientError('VL_ERR_BAD_OPTIONS', 'options must be an object');
+  }
+  const r = options.reconnect ?? {};
+  if (r.enabled !== undefined && typeof r.enabled !== 'boolean') {
+    throw new ClientError('VL_ERR_BAD_OPTIONS', `option reconnect.enabled must be a boolean, got ${String(r.enabled)}`);
+  }
+  const reconnect = Object.freeze({
+    enabled: r.enabled ?? DEFAULTS.reconnect.enabled,
+    windowMs: int('reconnect.windowMs', r.windowMs, DEFAULTS.reconnect.windowMs, 0, Number.MAX_SAFE_INTEGER),
+    initialDelayMs: int('reconnect.initialDelayMs', r.initialDelayMs, DEFAULTS.reconnect.initialDelayMs, 1, MAX_TIMER_MS),
+    maxDelayMs: int('reconnect.maxDelayMs', r.maxDelayMs, DEFAULTS.reconnect.maxDelayMs, 1, MAX_TIMER_MS),
+  });
+  if (reconnect.maxDelayMs < reconnect.initialDelayMs) {
+    throw new ClientError('VL_ERR_BAD_OPTIONS', 'option reconnect.maxDelayMs must be at least reconnect.initialDelayMs');
+  }
+  return Object.freeze({
+    keyPair: options.keyPair === undefined ? null : checkKeyPair(options.keyPair),
+    resume: options.resume ?? null,
+    reconnect,
+    maxQueuedMessages: int('maxQueuedMessages', options.maxQueuedMessages, DEFAULTS.maxQueuedMessages, 0, Number.MAX_SAFE_INTEGER),
+    maxQueuedBytes: int('maxQueuedBytes', options.maxQueuedBytes, DEFAULTS.maxQueuedBytes, 0, Number.MAX_SAFE_INTEGER),
+    maxFrameSize: int('maxFrameSize', options.maxFrameSize, DEFAULTS.maxFrameSize, MIN_FRAME_SIZE, MAX_U32),
+    maxMessageSize: int('maxMessageSize', options.maxMessageSize, DEFAULTS.maxMessageSize, 0, MAX_U32),
+    handshakeTimeoutMs: int('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULTS.handshakeTimeoutMs, 1, MAX_TIMER_MS),
+    inboxMaxMessages: int('inboxMaxMessages', options.inboxMaxMessages, DEFAULTS.inboxMaxMessages, 1, Number.MAX_SAFE_INTEGER),
+    inboxMaxBytes: int('inboxMaxBytes', options.inboxMaxBytes, DEFAULTS.inboxMaxBytes, 1, Number.MAX_SAFE_INTEGER),
+  });
+}
