@@ -163,6 +163,20 @@ export class Edge implements HandshakeHost {
     return this.#supervisor;
   }
 
+  /** Firehose traffic counters: packets and bytes each way on the master link. */
+  traffic(): { packetsToMaster: number; bytesToMaster: number; packetsFromMaster: number; bytesFromMaster: number; masterState: string; masterReconnects: number } {
+    const m = this.#master;
+    const snap = this.#supervisor.getSnapshot();
+    return {
+      packetsToMaster: m.packetsOut,
+      bytesToMaster: m.bytesOut,
+      packetsFromMaster: m.packetsIn,
+      bytesFromMaster: m.bytesIn,
+      masterState: String(snap.value),
+      masterReconnects: snap.context.reconnects,
+    };
+  }
+
   stats(): EdgeStats {
     return {
       sessions: this.sessions.size,
