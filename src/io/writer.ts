@@ -116,6 +116,9 @@ export class FrameWriter {
 
   /** Queues a tagged firehose packet: `u32 length, u64 id, flag, data`. */
   writeTagged(id: bigint | number, flag: number, data: Uint8Array): void {
+    if (typeof id === 'bigint' ? id < 0n || id > 0xffff_ffff_ffff_ffffn : !(id >= 0 && id <= Number.MAX_SAFE_INTEGER)) {
+      throw new RangeError(`id out of u64 range: ${id}`);
+    }
     const at = this.#reserve(4 + TAG_SIZE);
     writeTaggedHeader(this.#slab, at, id, flag, data.length);
     this.#appendPayload(data);
