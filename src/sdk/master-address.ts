@@ -1,4 +1,6 @@
-// Parses the address a master listens on: "host:port", "[v6]:port", "::1:42000" (split at the last colon), a port, or {host, port}.
+// Parses the address a master listens on: the config's "host:port" grammar (src/config/address.ts),
+// a bare port (every interface), or {host, port}.
+import { checkAddress, formatAddress as formatHostPort } from '../config/address.js';
 
 /** Where a master listens. `host` undefined means every interface, as with net.Server.listen(port). */
 export interface ListenAddress {
@@ -14,11 +16,7 @@ function parsePort(raw: string | number, input: unknown): number {
   return port;
 }
 
-/**
- * Normalises a listen address. A string needs a host; IPv6 hosts may be bracketed
- * ("[::1]:42000") or bare ("::1:42000": the port follows the last colon). A number or a
- * digits-only string is a port on every interface.
- */
+/** Normalises a listen address; a number or a digits-only string is a port on every interface. */
 export function parseListenAddress(address: string | number | { host: string; port: number }): ListenAddress {
   if (typeof address === 'number') return { host: undefined, port: parsePort(address, address) };
   if (typeof address === 'object' && address !== null) {
@@ -26,28 +24,21 @@ export function parseListenAddress(address: string | number | { host: string; po
     if (typeof host !== 'string' || host.length === 0) {
       throw new TypeError(`voltlane/master: listen address host must be a non-empty string, got ${JSON.stringify(host)}`);
     }
-    return { host: unbracket(host), port: parsePort(port, address) };
+    const bare = host.length >= 2 && host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+    return { host: bare, port: parsePort(port, address) };
   }
   if (typeof address !== 'string') {
     throw new TypeError(`voltlane/master: listen address must be "host:port", a port number or {host, port}, got ${typeof address}`);
   }
   if (/^[0-9]+$/.test(address)) return { host: undefined, port: parsePort(address, address) };
-  const colon = address.lastIndexOf(':');
-  if (colon <= 0) {
-    throw new TypeError(`voltlane/master: listen address ${JSON.stringify(address)} must look like "host:port" or "[::1]:port"`);
+  const checked = checkAddress(address);
+  if (typeof checked === 'string') {
+    throw new TypeError(`voltlane/master: listen address ${JSON.stringify(address)}: ${checked}; expected "host:port" or "[::1]:port"`);
   }
-  const host = unbracket(address.slice(0, colon));
-  if (host.length === 0) {
-    throw new TypeError(`voltlane/master: listen address ${JSON.stringify(address)} has an empty host`);
-  }
-  return { host, port: parsePort(address.slice(colon + 1), address) };
-}
-
-function unbracket(host: string): string {
-  return host.length >= 2 && host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  return checked;
 }
 
 /** "host:port", with IPv6 hosts in brackets. */
 export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return formatHostPort({ host, port });
 }

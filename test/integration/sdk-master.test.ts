@@ -223,8 +223,8 @@ describe('listen', () => {
     expect(parseListenAddress(42000)).toEqual({ host: undefined, port: 42000 });
     expect(() => parseListenAddress('nohost')).toThrow(/host:port/);
     expect(() => parseListenAddress(':80')).toThrow(/host:port/);
-    expect(() => parseListenAddress('127.0.0.1:65536')).toThrow(/invalid port/);
-    expect(() => parseListenAddress('127.0.0.1:http')).toThrow(/invalid port/);
+    expect(() => parseListenAddress('127.0.0.1:65536')).toThrow(/port 65536 is above 65535/);
+    expect(() => parseListenAddress('127.0.0.1:http')).toThrow(/port "http" is not a whole number/);
   });
 
   it('rejects bad options naming the option', async () => {
