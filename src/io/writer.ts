@@ -15,8 +15,27 @@ export interface FrameSink {
 export const COPY_LIMIT = 16 * 1024;
 /** Pending bytes past which a writer flushes at once instead of waiting for the turn's end. */
 export const FLUSH_AT = 256 * 1024;
-const SLAB = 64 * 1024;
+/** Shared pool slabs: writers carve their per-turn regions from these, so an idle writer holds no memory. */
+const POOL_SLAB = 1024 * 1024;
+const MIN_REGION = 256;
+const MAX_REGION = 64 * 1024;
 
+let pool = new Uint8Array(POOL_SLAB);
+let poolPos = 0;
+
+/** A fresh region of at least `n` bytes; regions are never handed out twice. */
+function takeRegion(n: number): Uint8Array {
+  if (n > POOL_SLAB / 4) return new Uint8Array(n);
+  if (POOL_SLAB - poolPos < n) {
+    pool = new Uint8Array(POOL_SLAB);
+    poolPos = 0;
+  }
+  const r = pool.subarray(poolPos, poolPos + n);
+  poolPos += n;
+  return r;
+}
+
+const EMPTY = new Uint8Array(0);
 const dirty: FrameWriter[] = [];
 let scheduled = false;
 
@@ -35,7 +54,10 @@ function flushAll(): void {
  */
 export class FrameWriter {
   readonly sink: FrameSink;
-  #slab: Uint8Array = new Uint8Array(SLAB);
+  /** This turn's region from the pool; dropped at each flush so an idle writer holds nothing. */
+  #slab: Uint8Array = EMPTY;
+  /** Region size to ask for: adapts to what the writer wrote in its last region. */
+  #hint = MIN_REGION;
   /** Start of the slab region not yet handed to the sink. */
   #start = 0;
   #pos = 0;
@@ -62,7 +84,8 @@ export class FrameWriter {
   #reserve(n: number): number {
     if (this.#slab.length - this.#pos < n) {
       this.#seal();
-      this.#slab = new Uint8Array(Math.max(SLAB, n));
+      if (this.#slab.length > 0) this.#hint = Math.min(MAX_REGION, this.#slab.length * 2);
+      this.#slab = takeRegion(Math.max(this.#hint, n));
       this.#start = 0;
       this.#pos = 0;
     }
@@ -142,11 +165,7 @@ export class FrameWriter {
     if (pieces.length === 0) return true;
     this.#pieces = [];
     this.#pending = 0;
-    if (this.#start === this.#slab.length) {
-      this.#slab = new Uint8Array(SLAB);
-      this.#start = 0;
-      this.#pos = 0;
-    }
+    this.#release();
     const sink = this.sink;
     if (sink.destroyed) return false;
     if (pieces.length === 1) return sink.write(pieces[0]!);
@@ -157,12 +176,22 @@ export class FrameWriter {
     return ok;
   }
 
+  /** Gives up this turn's region, remembering how much of it was used for the next one. */
+  #release(): void {
+    if (this.#slab.length === 0) return;
+    this.#hint = Math.min(MAX_REGION, Math.max(MIN_REGION, this.#pos + (this.#pos >> 1)));
+    this.#slab = EMPTY;
+    this.#start = 0;
+    this.#pos = 0;
+  }
+
   /** Removes and returns everything queued but not yet handed to the socket (framed bytes, in order). */
   takePending(): Uint8Array[] {
     this.#seal();
     const pieces = this.#pieces;
     this.#pieces = [];
     this.#pending = 0;
+    this.#release();
     return pieces.map((p) => p.slice());
   }
 
@@ -170,6 +199,6 @@ export class FrameWriter {
   discard(): void {
     this.#pieces = [];
     this.#pending = 0;
-    this.#start = this.#pos;
+    this.#release();
   }
 }
