@@ -18,7 +18,7 @@ export const FLUSH_AT = 256 * 1024;
 /** Shared pool slabs: writers carve their per-turn regions from these, so an idle writer holds no memory. */
 const POOL_SLAB = 1024 * 1024;
 const MIN_REGION = 256;
-const MAX_REGION = 64 * 1024;
+const MAX_REGION = 256 * 1024;
 
 let pool = new Uint8Array(POOL_SLAB);
 let poolPos = 0;
@@ -83,11 +83,21 @@ export class FrameWriter {
 
   #reserve(n: number): number {
     if (this.#slab.length - this.#pos < n) {
-      this.#seal();
-      if (this.#slab.length > 0) this.#hint = Math.min(MAX_REGION, this.#slab.length * 2);
-      this.#slab = takeRegion(Math.max(this.#hint, n));
-      this.#start = 0;
-      this.#pos = 0;
+      // Grow: move the unsent part into a region twice as large, so a turn stays one contiguous piece.
+      const used = this.#pos - this.#start;
+      if (this.#slab.length > 0) this.#hint = Math.min(MAX_REGION, Math.max(this.#hint, this.#slab.length * 2));
+      if (used + n > MAX_REGION) {
+        this.#seal();
+        this.#slab = takeRegion(Math.max(this.#hint, n));
+        this.#start = 0;
+        this.#pos = 0;
+      } else {
+        const next = takeRegion(Math.max(this.#hint, used + n));
+        next.set(this.#slab.subarray(this.#start, this.#pos), 0);
+        this.#slab = next;
+        this.#start = 0;
+        this.#pos = used;
+      }
     }
     const at = this.#pos;
     this.#pos += n;
