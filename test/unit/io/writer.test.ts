@@ -74,10 +74,21 @@ describe('FrameWriter: batching', () => {
     expect(w.queuedBytes).toBe(0);
   });
 
-  it('gathers several pieces (slab overflow) into one corked write, in order', async () => {
+  it('keeps a turn of small frames in one contiguous piece as its region grows', async () => {
     const s = sink();
     const w = new FrameWriter(s);
     const frames = Array.from({ length: 100 }, (_, i) => payload(1000, i));
+    for (const f of frames) w.writeFrame(f);
+    await nextTurn();
+    expect(s.writes).toHaveLength(1);
+    expect(s.writes[0]!.length).toBe(1);
+    expect(s.bytes()).toBe(frames.map((f) => toHex(encodeFrame(f))).join(''));
+  });
+
+  it('gathers copied and uncopied pieces into one corked write, in order', async () => {
+    const s = sink();
+    const w = new FrameWriter(s);
+    const frames = Array.from({ length: 10 }, (_, i) => payload(i % 2 === 0 ? 100 : 20_000, i));
     for (const f of frames) w.writeFrame(f);
     await nextTurn();
     expect(s.writes).toHaveLength(1);
