@@ -28,7 +28,16 @@ export interface EdgeOptions {
   inspect?: Observer<InspectionEvent> | ((ev: InspectionEvent) => void);
   /** Which sessions get the inspector; default all. */
   inspectSession?: (id: number) => boolean;
+  /** Hears every lifecycle moment the edge logs (metrics, status page); never called per packet. */
+  onLifecycle?: (ev: EdgeLifecycleEvent) => void;
 }
+
+/** A lifecycle moment, as logged: refusals carry the address, session moments the id. */
+export type EdgeLifecycleEvent =
+  | { type: 'connection.refused' | 'handshake.refused'; address: string; reason: string }
+  | { type: 'handshake.started'; address: string }
+  | { type: 'session.created' | 'session.stale' | 'session.challenged' | 'session.resumed'; sessionId: number }
+  | { type: 'resume.failed' | 'session.reaped'; sessionId: number; reason: string };
 
 const kEdge = Symbol('voltlane.edge');
 type ClientSocket = SessionSocket & PendingSocket & { [kEdge]?: Edge };
@@ -67,6 +76,7 @@ export class Edge implements HandshakeHost {
   readonly #sweepTimer: NodeJS.Timeout;
   readonly #inspect: EdgeOptions['inspect'];
   readonly #inspectSession: (id: number) => boolean;
+  readonly #onLifecycle: EdgeOptions['onLifecycle'];
   #nextId = 1;
   #nextAttempt = 1;
   #openSockets = 0;
@@ -92,6 +102,7 @@ export class Edge implements HandshakeHost {
     this.keyPair = o.keyPair;
     this.#inspect = o.inspect;
     this.#inspectSession = o.inspectSession ?? (() => true);
+    this.#onLifecycle = o.onLifecycle;
     this.edgePublicKeyFrame = encodeFrame(encodeHandshake({ type: 'PubKey', key: o.keyPair.publicKey }));
     const L = o.config.limits;
     this.#connBuckets = new TokenBuckets(L.newConnectionsPerAddressPerSec, L.newConnectionsBurst);
@@ -268,6 +279,7 @@ export class Edge implements HandshakeHost {
           if (!s) return;
           this.#stale.set(s.id, s);
           this.log.info({ sessionId: s.id, state: 'stale' }, 'session.stale');
+          this.#onLifecycle?.({ type: 'session.stale', sessionId: s.id });
           const max = this.config.clients.maxStaleClients;
           while (this.#stale.size > max) {
             const oldest = this.#stale.values().next().value as Session;
@@ -290,6 +302,7 @@ export class Edge implements HandshakeHost {
           s.missedBytes = 0;
           if (context.endReason === 'kick') this.counters.kicks++;
           this.log.info({ sessionId: s.id, state: 'reaped', reason: context.endReason, resumes: context.resumes }, 'session.reaped');
+          this.#onLifecycle?.({ type: 'session.reaped', sessionId: s.id, reason: context.endReason ?? 'unknown' });
         },
       },
       delays: {
@@ -318,6 +331,7 @@ export class Edge implements HandshakeHost {
     if (refusal !== null) {
       this.counters.refused++;
       this.log.warn({ address: addr, reason: refusal }, 'connection.refused');
+      this.#onLifecycle?.({ type: 'connection.refused', address: addr, reason: refusal });
       sock.on('error', noop);
       sock.destroy();
       return;
@@ -329,6 +343,7 @@ export class Edge implements HandshakeHost {
     sock[kPending] = p;
     sock[kEdge] = this;
     this.#pending.add(p);
+    this.#onLifecycle?.({ type: 'handshake.started', address: addr });
     p.timer = setTimeout(onHandshakeTimeout, L.handshakeTimeoutSecs * 1000, p);
     sock.on('data', onSocketData);
     sock.on('close', onSocketClose);
@@ -352,6 +367,7 @@ export class Edge implements HandshakeHost {
     this.#adoptSocket(s, sock, p);
     s.writer!.writeFrame(encodeHandshake({ type: 'ClientId', id: BigInt(id) }));
     this.log.info({ sessionId: id, address: p.address, state: 'connected' }, 'session.created');
+    this.#onLifecycle?.({ type: 'session.created', sessionId: id });
   }
 
   requestResume(p: PendingConnection, idBig: bigint): Session | string {
@@ -371,6 +387,7 @@ export class Edge implements HandshakeHost {
     s.attempt = p;
     p.attempt = attempt;
     this.log.info({ sessionId: id, address: p.address, state: 'challenged' }, 'session.challenged');
+    this.#onLifecycle?.({ type: 'session.challenged', sessionId: id });
     return s;
   }
 
@@ -391,6 +408,7 @@ export class Edge implements HandshakeHost {
     const s = p.session;
     if (!s) return;
     this.counters.resumesFailed++;
+    this.#onLifecycle?.({ type: 'resume.failed', sessionId: s.id, reason });
     const now = this.clock.now();
     this.#failedById.record(s.id, now);
     this.#failedByAddr.record(p.address, now);
@@ -412,6 +430,7 @@ export class Edge implements HandshakeHost {
   refuse(p: PendingConnection, reason: string, detail?: Record<string, unknown>): void {
     this.counters.refused++;
     this.log.warn({ address: p.address, reason, ...detail }, 'handshake.refused');
+    this.#onLifecycle?.({ type: 'handshake.refused', address: p.address, reason });
   }
 
   // ---------------------------------------------------------------- sockets of sessions
@@ -482,6 +501,7 @@ export class Edge implements HandshakeHost {
     this.#master.sendControl(s.id, Flag.Reconnection);
     this.counters.resumes++;
     this.log.info({ sessionId: s.id, address: p.address, replayed: missed?.length ?? 0, state: 'connected' }, 'session.resumed');
+    this.#onLifecycle?.({ type: 'session.resumed', sessionId: s.id });
   }
 
   /** Client bytes: handshake frames while pending, else frames forwarded to the master. */
@@ -579,7 +599,9 @@ export class Edge implements HandshakeHost {
           if (s.socket!.writableLength === 0) s.outPackets = 1;
           else return this.#overflow(s, `outgoing queue over ${C.channelCapacity} packets`);
         }
-        if (w.backlogBytes > C.channelCapacityBytes) this.#overflow(s, `outgoing queue over ${C.channelCapacityBytes} bytes`);
+        if (s.outPackets === 1) s.outHead = data.length + 4;
+        // The packet in flight is not counted: one packet of any size always fits (an 8 MiB one under a 4 MiB cap).
+        if (w.backlogBytes - s.outHead > C.channelCapacityBytes) this.#overflow(s, `outgoing queue over ${C.channelCapacityBytes} bytes`);
         return;
       }
       return this.#bufferMissed(s, data);

@@ -28,6 +28,8 @@ export class Session {
   missedBytes = 0;
   /** Packets written to the socket since it was last seen empty: the per-client packet bound. */
   outPackets = 0;
+  /** Framed size of the first of those packets: the one in flight, which the byte cap does not count. */
+  outHead = 0;
   /** The reconnect attempt being challenged, if any. */
   attempt: PendingConnection | null = null;
   /** The socket was paused because the master link is congested. */

@@ -41,15 +41,16 @@ export function captureLogger(logs: Array<Record<string, unknown>>): Logger {
 
 export async function startEdge(
   overrides: DeepPartial<Config> = {},
-  opts: { keyPair?: KeyPair; master?: RawMaster; waitForMaster?: boolean } = {},
+  opts: { keyPair?: KeyPair; master?: RawMaster; waitForMaster?: boolean; masterPort?: number } = {},
 ): Promise<TestEdge> {
   const master = opts.master ?? new RawMaster();
-  const masterPort = opts.master ? opts.master.port : await master.listen();
+  // masterPort: dial a port where nothing listens yet (the test starts a master there later).
+  const masterPort = opts.masterPort ?? (opts.master ? opts.master.port : await master.listen());
   const keyPair = opts.keyPair ?? generateKeyPair();
   const logs: Array<Record<string, unknown>> = [];
   const edge = new Edge({ config: testConfig(masterPort, overrides), keyPair, log: captureLogger(logs) });
   const { port } = await edge.start();
-  if (opts.waitForMaster !== false) await master.connected();
+  if (opts.waitForMaster !== false && opts.masterPort === undefined) await master.connected();
   return {
     edge,
     port,
@@ -61,4 +62,9 @@ export async function startEdge(
       await master.close();
     },
   };
+}
+
+/** The edge's log records with this message. */
+export function logsWith(t: TestEdge, msg: string): Array<Record<string, unknown>> {
+  return t.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith(msg));
 }

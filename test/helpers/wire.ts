@@ -110,6 +110,10 @@ export interface ResumeOptions {
   wrongKey?: boolean;
   /** Omit the Ping after the response. */
   noPing?: boolean;
+  /** Runs after the Challenge arrived, before the response is sent. */
+  onChallenge?: () => Promise<void> | void;
+  /** Bytes written in the same write as the response and Ping (e.g. data frames). */
+  extra?: Uint8Array;
 }
 
 /** A reconnect by hand. Resolves with the new socket once the edge's Ping arrived; throws if the edge closes. */
@@ -120,6 +124,7 @@ export async function rawResume(port: number, id: bigint, keyPair: KeyPair, opts
   const edgeKey = expectPacket(await q.next(), 'PubKey').key.slice();
   socket.write(hs({ type: 'ClientId', id }));
   const ch = expectPacket(await q.next(), 'Challenge');
+  await opts.onChallenge?.();
   let response: Uint8Array;
   if (opts.reflect) response = ch.blob;
   else {
@@ -131,6 +136,7 @@ export async function rawResume(port: number, id: bigint, keyPair: KeyPair, opts
   }
   const frames = [hs({ type: 'ChallengeResponse', blob: response })];
   if (!opts.noPing) frames.push(hs({ type: 'Ping' }));
+  if (opts.extra) frames.push(opts.extra);
   socket.write(Buffer.concat(frames));
   expectPacket(await q.next(), 'Ping');
   return { socket, q, id, keyPair, edgeKey };
@@ -142,6 +148,8 @@ export class RawMaster {
   socket: net.Socket | null = null;
   q: FrameQueue | null = null;
   readonly packets: FirehosePacket[] = [];
+  /** The undecoded payload of every packet in `packets` (same index). */
+  readonly raw: Uint8Array[] = [];
   #seen = 0;
   connections = 0;
   #onConn: Array<() => void> = [];
@@ -182,6 +190,7 @@ export class RawMaster {
         const p = decodeFirehose(f);
         if (p instanceof ProtocolError) throw p;
         this.packets.push(p);
+        this.raw.push(f);
       }
     }
     return this.packets;
@@ -209,6 +218,16 @@ export class RawMaster {
     this.socket!.write(encodeFirehose(id, flag, data));
   }
 
+  /** Writes bytes as they are (malformed packets, several packets in one write). */
+  sendRaw(bytes: Uint8Array): void {
+    this.socket!.write(bytes);
+  }
+
+  /** Packets received so far for one id, in order. */
+  forId(id: bigint): FirehosePacket[] {
+    return this.drain().filter((p) => p.id === id);
+  }
+
   async close(): Promise<void> {
     this.socket?.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
@@ -223,3 +242,35 @@ export async function waitFor(pred: () => boolean, timeoutMs = 5000, what = 'con
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** A framed payload: u32 LE length, then the bytes. */
+export function frame(payload: Uint8Array | string): Uint8Array {
+  return encodeFrame(typeof payload === 'string' ? Buffer.from(payload) : payload);
+}
+
+/** UTF-8 text of a payload. */
+export function text(b: Uint8Array): string {
+  return Buffer.from(b).toString('utf8');
+}
+
+/** Resolves when `p` rejects (the edge refused); fails the test if it resolves. */
+export async function refused(p: Promise<unknown>, what = 'the edge to refuse'): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error(`expected ${what}, but it succeeded`);
+}
+
+/** A TCP port that was free a moment ago (nothing listens on it). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
