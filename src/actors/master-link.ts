@@ -104,9 +104,18 @@ export class MasterLink {
     });
   }
 
-  /** Drops the current socket (after a failure); what was queued in its writer is lost with it. */
+  /**
+   * Drops the current socket (after a failure). What its writer had not yet handed to the socket
+   * goes back to the front of the hold queue, so it is sent when the link is back; bytes already
+   * in the socket's buffers are lost with it.
+   */
   drop(): void {
     const sock = this.#socket;
+    const unsent = this.#writer?.takePending() ?? [];
+    if (unsent.length > 0) {
+      this.#held = unsent.concat(this.#held);
+      for (const f of unsent) this.#heldBytes += f.length;
+    }
     this.#socket = null;
     this.#writer = null;
     this.#connected = false;
