@@ -132,7 +132,9 @@ describe('edge master link: backpressure', () => {
     t = await startEdge({ master: { channelCapacity: 10 } }, { masterPort: port });
     const a = await newSession();
     const N = 2000;
-    for (let i = 0; i < N; i++) a.socket.write(frame(`a${i}`));
+    // 1 KiB frames: one socket read (at most 64 KiB) can never hold all N of them.
+    const pad = '.'.repeat(1000);
+    for (let i = 0; i < N; i++) a.socket.write(frame(`a${i}${pad}`));
     await sleep(200);
     // Reading paused: far fewer than N held (one read's worth at most past the cap).
     const held = t.edge.stats().heldForMaster;
@@ -142,7 +144,7 @@ describe('edge master link: backpressure', () => {
     masters.push(m);
     await m.listen(port);
     await waitFor(() => m.drain().length === N, 5000, 'all delivered');
-    expect(m.forId(a.id).map((p) => text(p.data))).toEqual(Array.from({ length: N }, (_, i) => `a${i}`));
+    expect(m.forId(a.id).map((p) => text(p.data))).toEqual(Array.from({ length: N }, (_, i) => `a${i}${pad}`));
     // Reading resumed for good: live traffic flows.
     a.socket.write(frame('live'));
     await m.expect((p) => text(p.data) === 'live');
