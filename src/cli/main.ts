@@ -8,9 +8,19 @@ const HELP = `voltlane: edge connection server (many clients -> one tagged fireh
 
 Usage:
   voltlane [--config FILE] [--listen ADDR] [--master ADDR] [--log-level LEVEL] [--log-format pretty|json]
+           [--inspect [PORT]] [--inspect-sessions N] [--inspect-id ID] [--http ADDR]
       Run the edge daemon. FILE defaults to ./connserver.toml, written with commented
       defaults on first start. The edge key is kept in voltlane.key beside it.
       Precedence: flags > environment (VOLTLANE_<SECTION>_<KEY>) > .env > file > defaults.
+      --inspect [PORT]      relay for the Stately inspector on 127.0.0.1 (default port 9465,
+                            or general.inspect_port); prints the URL to open
+      --inspect-sessions N  inspect at most N sessions at a time (default 10); the supervisor always
+      --inspect-id ID       also inspect session ID
+      --http ADDR           status server: /metrics, /healthz, /readyz, status page at /
+                            (or [http] address; e.g. 127.0.0.1:9464)
+  voltlane machines [session|supervisor] [--format mermaid|json|dot]
+      Print the session and supervisor machines (states, events, guards, delays),
+      generated from their definitions.
   voltlane echo-master [--listen ADDR]
       A demo backend: listens for the edge (default 127.0.0.1:42001) and echoes every Data packet.
   voltlane client ADDR
@@ -18,6 +28,8 @@ Usage:
   voltlane demo
       Starts an edge, an echo master and a few clients in one process and shows traffic,
       a dropped client resuming, and its replayed packets.
+  voltlane fuzz --edge HOST:PORT --master-listen ADDR [--runs N] [--seed S] [--replay FILE]
+      Fuzz a running edge's session lifecycle: be its master and its clients (voltlane fuzz --help).
   voltlane --help | --version
 
 Addresses: host:port, [::1]:port or ::1:port. SIGTERM/SIGINT stop the daemon cleanly (exit 0).
@@ -29,8 +41,13 @@ function version(): string {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `fuzz` has its own flags, so it is dispatched before the daemon's strict flag parsing.
+  if (argv[0] === 'fuzz') {
+    const { runFuzzCommand } = await import('./fuzz.js');
+    process.exit(await runFuzzCommand(argv.slice(1)));
+  }
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: withInspectPort(argv),
     allowPositionals: true,
     strict: true,
     options: {
@@ -39,6 +56,12 @@ async function main(argv: string[]): Promise<void> {
       master: { type: 'string' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
+      inspect: { type: 'boolean' },
+      'inspect-port': { type: 'string' },
+      'inspect-sessions': { type: 'string' },
+      'inspect-id': { type: 'string' },
+      http: { type: 'string' },
+      format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -66,7 +89,17 @@ async function main(argv: string[]): Promise<void> {
         ...(values.master ? { master: values.master } : {}),
         ...(values['log-level'] ? { logLevel: values['log-level'] } : {}),
         ...(logFormat ? { logFormat } : {}),
+        ...observeFlags(values),
       });
+      return;
+    }
+    case 'machines': {
+      const { runMachines } = await import('./machines.js');
+      try {
+        runMachines(rest, values.format);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
       return;
     }
     case 'echo-master': {
@@ -92,6 +125,38 @@ async function main(argv: string[]): Promise<void> {
 }
 
 class UsageError extends Error {}
+
+/** parseArgs has no optional values: `--inspect 9000` becomes `--inspect --inspect-port 9000`. */
+function withInspectPort(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--inspect=')) out.push('--inspect', `--inspect-port=${a.slice('--inspect='.length)}`);
+    else if (a === '--inspect' && /^[0-9]+$/.test(argv[i + 1] ?? '')) out.push('--inspect', `--inspect-port=${argv[++i]}`);
+    else out.push(a);
+  }
+  return out;
+}
+
+function intFlag(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** The observability flags, checked, for runDaemon. */
+function observeFlags(v: { inspect?: boolean; 'inspect-port'?: string; 'inspect-sessions'?: string; 'inspect-id'?: string; http?: string }) {
+  const port = intFlag('inspect', v['inspect-port'], 1, 65535);
+  const sessions = intFlag('inspect-sessions', v['inspect-sessions'], 0, 1_000_000);
+  const id = intFlag('inspect-id', v['inspect-id'], 1, Number.MAX_SAFE_INTEGER);
+  return {
+    ...(v.inspect || port !== undefined ? { inspect: port ?? (true as const) } : {}),
+    ...(sessions !== undefined ? { inspectSessions: sessions } : {}),
+    ...(id !== undefined ? { inspectId: id } : {}),
+    ...(v.http !== undefined ? { http: v.http } : {}),
+  };
+}
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError || err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {

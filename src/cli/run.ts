@@ -4,8 +4,9 @@ import { Edge } from '../actors/edge.js';
 import { loadConfig, formatAddress, type Config } from '../config/index.js';
 import { loadOrCreateKeyFile } from '../config/keyfile.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
+import { prepareObservability, type Observability, type ObserveFlags } from '../http/observability.js';
 
-export interface RunOptions {
+export interface RunOptions extends ObserveFlags {
   configPath?: string;
   listen?: string;
   master?: string;
@@ -20,6 +21,8 @@ export interface RunningEdge {
   config: Config;
   log: Logger;
   address: { host: string; port: number };
+  /** Inspector relay and status server, when configured. */
+  observe: Observability;
 }
 
 /** Starts the daemon (config, key, logger, edge). The caller decides how it stops. */
@@ -40,22 +43,24 @@ export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
   const keyPath = o.keyPath ?? join(dirname(loaded.path), 'voltlane.key');
   const { keyPair, created } = loadOrCreateKeyFile(keyPath);
   log.info({ path: keyPath, created, publicKey: Buffer.from(keyPair.publicKey).toString('hex') }, 'edge.key');
-  const edge = new Edge({ config, keyPair, log });
+  const observe = prepareObservability(config, o);
+  const edge = new Edge({ config, keyPair, log, ...observe.edgeOptions });
   const address = await edge.start();
   log.info({ listen: formatAddress(address), master: formatAddress(config.master.address) }, 'edge.started');
-  return { edge, config, log, address };
+  await observe.start(edge, log);
+  return { edge, config, log, address, observe };
 }
 
 /** Runs the daemon until SIGTERM or SIGINT, then drains and exits 0. */
 export async function runDaemon(o: RunOptions): Promise<void> {
-  const { edge, log } = await startDaemon(o);
+  const { edge, log, observe } = await startDaemon(o);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'edge.stopping');
     edge.stop().then(
-      () => process.exit(0),
+      () => observe.close().finally(() => process.exit(0)),
       (err: unknown) => {
         log.error({ err: String(err) }, 'edge.stop_failed');
         process.exit(1);

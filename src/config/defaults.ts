@@ -3,7 +3,7 @@
 import { deepFreeze, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG: Config = deepFreeze({
-  general: { logLevel: 'info' },
+  general: { logLevel: 'info', inspectPort: 0 },
   listener: { address: { host: '127.0.0.1', port: 42000 } },
   master: {
     address: { host: '127.0.0.1', port: 42001 },
@@ -32,6 +32,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     failedResumesPerIdPerMin: 10,
     failedResumesPerAddressPerMin: 60,
   },
+  http: { address: null },
 });
 
 export const DEFAULT_CONFIG_TOML = `# connserver.toml: configuration of the Voltlane edge connection server.
@@ -62,6 +63,13 @@ export const DEFAULT_CONFIG_TOML = `# connserver.toml: configuration of the Volt
 # Logging verbosity: Off, Error, Warn, Info, Debug or Trace (any case).
 # Debug and Trace are chatty; use them to chase a problem, not in production.
 log_level = "Info"
+
+# Port of the local relay for the Stately inspector (https://stately.ai/inspect),
+# on 127.0.0.1: integer from 0 to 65535; 0 turns it off (the default). With a
+# port, Voltlane prints a URL to open in a browser and streams the supervisor
+# and a sample of the session machines to it (see --inspect-sessions and
+# --inspect-id). Same as the --inspect PORT flag.
+inspect_port = 0
 
 [listener]
 # Address to listen on for clients, as host:port. For example 127.0.0.1:42000,
@@ -179,4 +187,11 @@ failed_resumes_per_id_per_min = 10
 # Failed reconnect attempts allowed per minute from one IP address: integer, at
 # least 1. Past it, further attempts from that address are refused for a while.
 failed_resumes_per_address_per_min = 60
+
+[http]
+# Address of the built-in status server, as host:port, or "" to turn it off
+# (the default). It serves /metrics (Prometheus), /healthz, /readyz and a live
+# status page at /. Keep it on loopback, for example "127.0.0.1:9464", or
+# behind your own access control: it shows session counts and recent events.
+address = ""
 `;

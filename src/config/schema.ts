@@ -7,7 +7,7 @@ export type { HostPort } from './address.js';
 export type LogLevel = 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
 export interface Config {
-  general: { logLevel: LogLevel };
+  general: { logLevel: LogLevel; inspectPort: number };
   listener: { address: HostPort };
   master: {
     address: HostPort;
@@ -36,6 +36,8 @@ export interface Config {
     failedResumesPerIdPerMin: number;
     failedResumesPerAddressPerMin: number;
   };
+  /** The status server (/metrics, /healthz, /readyz, /); absent or a null address: off. */
+  http?: { address: HostPort | null };
 }
 
 export type SectionName = keyof Config;
@@ -75,7 +77,8 @@ export interface KeySpec<T> {
   readonly aliases?: readonly string[];
 }
 
-type Schema = { readonly [S in SectionName]: { readonly [F in keyof Config[S]]: KeySpec<Config[S][F]> } };
+type Section<S extends SectionName> = NonNullable<Config[S]>;
+type Schema = { readonly [S in SectionName]: { readonly [F in keyof Section<S>]: KeySpec<Section<S>[F]> } };
 
 const LOG_LEVELS: readonly LogLevel[] = ['off', 'error', 'warn', 'info', 'debug', 'trace'];
 const INTEGER_TEXT = /^[+-]?[0-9]+$/;
@@ -107,6 +110,17 @@ function address(opts: { allowPortZero: boolean }): Rule<HostPort> {
   };
   return {
     expected: opts.allowPortZero ? ADDRESS_FORMS : ADDRESS_FORMS.replace('port 0 to', 'port 1 to'),
+    fromToml: (raw) => (typeof raw === 'string' ? fromString(raw) : fail),
+    fromString,
+  };
+}
+
+/** An address, or the empty string for "off" (null). */
+function optionalAddress(): Rule<HostPort | null> {
+  const inner = address({ allowPortZero: true });
+  const fromString = (raw: string): Checked<HostPort | null> => (raw.trim() === '' ? { ok: true, value: null } : inner.fromString(raw));
+  return {
+    expected: `"" (off) or ${ADDRESS_FORMS}`,
     fromToml: (raw) => (typeof raw === 'string' ? fromString(raw) : fail),
     fromString,
   };
@@ -148,6 +162,7 @@ const seconds = () => positive(' of seconds', MAX_TIMER_SECS);
 export const SCHEMA: Schema = {
   general: {
     logLevel: { key: 'log_level', rule: logLevel(), aliases: ['VOLTLANE_LOG_LEVEL'] },
+    inspectPort: { key: 'inspect_port', rule: integer(0, 65535) },
   },
   listener: {
     address: { key: 'address', rule: address({ allowPortZero: true }) },
@@ -181,6 +196,9 @@ export const SCHEMA: Schema = {
     maxHandshakesInFlight: { key: 'max_handshakes_in_flight', rule: count(1) },
     failedResumesPerIdPerMin: { key: 'failed_resumes_per_id_per_min', rule: count(1) },
     failedResumesPerAddressPerMin: { key: 'failed_resumes_per_address_per_min', rule: count(1) },
+  },
+  http: {
+    address: { key: 'address', rule: optionalAddress() },
   },
 };
 

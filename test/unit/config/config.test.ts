@@ -18,7 +18,7 @@ import {
 
 // Written out by hand from the brief, so a changed default in src/ fails here.
 const EXPECTED_DEFAULTS: Config = {
-  general: { logLevel: 'info' },
+  general: { logLevel: 'info', inspectPort: 0 },
   listener: { address: { host: '127.0.0.1', port: 42000 } },
   master: {
     address: { host: '127.0.0.1', port: 42001 },
@@ -47,10 +47,11 @@ const EXPECTED_DEFAULTS: Config = {
     failedResumesPerIdPerMin: 10,
     failedResumesPerAddressPerMin: 60,
   },
+  http: { address: null },
 };
 
 const EXPECTED_KEYS: Record<string, string[]> = {
-  general: ['log_level'],
+  general: ['log_level', 'inspect_port'],
   listener: ['address'],
   master: ['address', 'channel_capacity', 'channel_capacity_bytes', 'reconnect_min_ms', 'reconnect_max_ms'],
   clients: [
@@ -73,6 +74,7 @@ const EXPECTED_KEYS: Record<string, string[]> = {
     'failed_resumes_per_id_per_min',
     'failed_resumes_per_address_per_min',
   ],
+  http: ['address'],
 };
 const ALL_DOTTED = Object.entries(EXPECTED_KEYS).flatMap(([s, keys]) => keys.map((k) => `${s}.${k}`));
 
@@ -283,6 +285,7 @@ describe('precedence: flag > environment > .env > file > default', () => {
       VOLTLANE_GENERAL_LOG_LEVEL: 'Trace',
       VOLTLANE_LISTENER_ADDRESS: '[::]:1',
       VOLTLANE_MASTER_ADDRESS: 'm.example:2',
+      VOLTLANE_HTTP_ADDRESS: '127.0.0.1:9464',
     });
     let n = 3;
     for (const name of Object.keys(env)) if (env[name] === '') env[name] = String(n++);
@@ -550,5 +553,18 @@ describe('frozen result', () => {
     }).toThrow(TypeError);
     expect(Object.isFrozen(DEFAULT_CONFIG.master.address)).toBe(true);
     expect(Object.isFrozen(parseConfigText('').config.limits)).toBe(true);
+  });
+});
+
+describe('observability keys', () => {
+  it('http.address "" is off (null); a host:port turns the status server on', () => {
+    expect(parseConfigText('[http]\naddress = ""\n').config.http?.address).toBeNull();
+    expect(parseConfigText('[http]\naddress = "127.0.0.1:9464"\n').config.http?.address).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(configError(() => parseConfigText('[http]\naddress = "nowhere"\n')).key).toBe('http.address');
+  });
+
+  it('general.inspect_port is 0 (off) to 65535', () => {
+    expect(parseConfigText('[general]\ninspect_port = 9000\n').config.general.inspectPort).toBe(9000);
+    expect(configError(() => parseConfigText('[general]\ninspect_port = 70000\n')).key).toBe('general.inspect_port');
   });
 });

@@ -1,0 +1,181 @@
+// The Prometheus metrics of one edge (a registry per edge): every value is read at scrape time from the
+// edge's counters, its session registry and the lifecycle recorder; nothing runs on the packet path.
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Edge } from '../actors/edge.js';
+import { sessionPhase } from '../machines/session.js';
+import type { InspectorStats } from '../inspect/inspector.js';
+import type { LifecycleRecorder } from './lifecycle.js';
+import { REFUSAL_CLASSES } from './refusals.js';
+
+export interface MetricsSources {
+  edge: Edge;
+  lifecycle: LifecycleRecorder;
+  /** Inspection counters, when the inspector is on. */
+  inspector?: () => InspectorStats;
+}
+
+/** Session states as the metrics and the status page count them: the session machine's leaf states. */
+export const SESSION_STATES = ['live.connected', 'live.challenged', 'away.stale', 'away.challenged'] as const;
+export type SessionStateName = (typeof SESSION_STATES)[number];
+
+export interface SessionScan {
+  byState: Record<SessionStateName, number>;
+  missedPackets: number;
+  missedBytes: number;
+}
+
+/** One pass over the session registry (at scrape time only). */
+export function scanSessions(edge: Edge): SessionScan {
+  const byState = Object.fromEntries(SESSION_STATES.map((s) => [s, 0])) as Record<SessionStateName, number>;
+  let missedPackets = 0;
+  let missedBytes = 0;
+  for (const s of edge.sessions.values()) {
+    const value = s.actor.getSnapshot().value as unknown;
+    const phase = sessionPhase(value);
+    const away = typeof value === 'object' && value !== null && 'away' in value;
+    const key: SessionStateName =
+      phase === 'stale' ? 'away.stale' : phase === 'challenged' ? (away ? 'away.challenged' : 'live.challenged') : 'live.connected';
+    byState[key]++;
+    missedPackets += s.missed?.length ?? 0;
+    missedBytes += s.missedBytes;
+  }
+  return { byState, missedPackets, missedBytes };
+}
+
+const MASTER_STATES = ['connecting', 'connected', 'backingOff', 'draining', 'stopped'] as const;
+
+export class EdgeMetrics {
+  readonly registry = new Registry();
+  readonly #src: MetricsSources;
+  #scan: SessionScan | null = null;
+
+  constructor(src: MetricsSources) {
+    this.#src = src;
+    const r = [this.registry];
+    const { edge, lifecycle } = src;
+    const scan = () => (this.#scan ??= scanSessions(edge));
+    /** A counter whose value is read from a running total at scrape time. */
+    const total = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers: r,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    const labelledTotal = (name: string, help: string, label: string, read: () => Iterable<[string, number]>, all: readonly string[] = []) =>
+      new Counter({
+        name,
+        help,
+        labelNames: [label],
+        registers: r,
+        collect() {
+          this.reset();
+          for (const v of all) this.inc({ [label]: v }, 0);
+          for (const [k, n] of read()) this.inc({ [label]: k }, n);
+        },
+      });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: r,
+        collect() {
+          this.set(read());
+        },
+      });
+
+    new Gauge({
+      name: 'voltlane_sessions',
+      help: 'Sessions by state of the session machine',
+      labelNames: ['state'],
+      registers: r,
+      collect() {
+        for (const [state, n] of Object.entries(scan().byState)) this.set({ state }, n);
+      },
+    });
+    gauge('voltlane_handshakes_in_flight', 'Connections still in their handshake', () => edge.stats().handshaking);
+    gauge('voltlane_open_sockets', 'Client sockets open (sessions and handshakes)', () => edge.stats().openSockets);
+    total('voltlane_handshakes_started_total', 'Connections accepted into a handshake', () => lifecycle.handshakesStarted);
+    labelledTotal('voltlane_handshakes_completed_total', 'Handshakes that finished: a new session or a resume', 'kind', () =>
+      Object.entries(lifecycle.completed),
+    );
+    labelledTotal(
+      'voltlane_refusals_total',
+      'Connections and handshakes refused, by reason (per_address_* are per-address limits)',
+      'reason',
+      () => lifecycle.refusals,
+      REFUSAL_CLASSES,
+    );
+    gauge(
+      'voltlane_refused_addresses',
+      'Distinct client addresses refused by a per-address limit in the last minute (at most 10000 tracked)',
+      () => lifecycle.refusedAddresses(),
+    );
+    labelledTotal('voltlane_resumes_total', 'Resume attempts by result', 'result', () => [
+      ['ok', edge.counters.resumes],
+      ['failed', edge.counters.resumesFailed],
+    ]);
+    labelledTotal('voltlane_reaps_total', 'Sessions ended, by reason', 'reason', () => lifecycle.reaps);
+    total('voltlane_failures_sent_total', 'Failure packets sent to the master', () => edge.counters.failuresSent);
+    total('voltlane_kicks_total', 'Sessions ended by a Kick from the master', () => edge.counters.kicks);
+    total('voltlane_replayed_packets_total', 'Missed packets replayed to resumed clients', () => edge.counters.replayed);
+    gauge('voltlane_replay_buffer_packets', 'Master packets held for stale sessions', () => scan().missedPackets);
+    gauge('voltlane_replay_buffer_bytes', 'Bytes held for stale sessions', () => scan().missedBytes);
+    labelledTotal('voltlane_firehose_packets_total', 'Packets on the master link, by direction', 'direction', () => {
+      const t = edge.traffic();
+      return [
+        ['to_master', t.packetsToMaster],
+        ['from_master', t.packetsFromMaster],
+      ];
+    });
+    labelledTotal('voltlane_firehose_bytes_total', 'Bytes on the master link, by direction', 'direction', () => {
+      const t = edge.traffic();
+      return [
+        ['to_master', t.bytesToMaster],
+        ['from_master', t.bytesFromMaster],
+      ];
+    });
+    gauge('voltlane_held_for_master_packets', 'Packets held while the master link is down or slow', () => edge.stats().heldForMaster);
+    gauge('voltlane_master_link_up', '1 when the master link is connected', () => (edge.masterState === 'connected' ? 1 : 0));
+    new Gauge({
+      name: 'voltlane_master_link_state',
+      help: 'The supervisor machine state (1 for the current one)',
+      labelNames: ['state'],
+      registers: r,
+      collect() {
+        const now = edge.masterState;
+        for (const s of MASTER_STATES) this.set({ state: s }, s === now ? 1 : 0);
+      },
+    });
+    total('voltlane_master_reconnects_total', 'Master link connections after the first', () => edge.traffic().masterReconnects);
+    total('voltlane_master_protocol_errors_total', 'Malformed packets from the master, skipped', () => edge.counters.masterProtocolErrors);
+    if (src.inspector) {
+      const stats = src.inspector;
+      gauge('voltlane_inspector_clients', 'Inspector UIs connected to the relay', () => stats().clients);
+      total('voltlane_inspector_events_sent_total', 'Inspection events sent (once per UI)', () => stats().sent);
+      labelledTotal('voltlane_inspector_events_dropped_total', 'Inspection events dropped', 'why', () => [
+        ['queue_full', stats().droppedQueueFull],
+        ['slow_client', stats().droppedSlowClient],
+      ]);
+    }
+    // Event-loop lag (nodejs_eventloop_lag_*), heap (nodejs_heap_*), CPU, fds: prom-client's defaults.
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text; the session registry is scanned once per call. */
+  async text(): Promise<string> {
+    this.#scan = null;
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.#scan = null;
+    }
+  }
+}
