@@ -487,6 +487,7 @@ export class Edge implements HandshakeHost {
     }
     const sock = p.socket as ClientSocket;
     sock[kPending] = undefined;
+    p.handOver();
     this.#adoptSocket(s, sock, p);
     const w = s.writer!;
     w.writeRaw(PING_FRAME);

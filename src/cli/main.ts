@@ -163,6 +163,8 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`voltlane: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`voltlane: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // Errors with a code (ours, or the system's such as EADDRINUSE) are expected failures: their message says it all.
+  const coded = err instanceof Error && typeof (err as { code?: unknown }).code === 'string';
+  process.stderr.write(`voltlane: ${err instanceof Error ? (coded ? err.message : (err.stack ?? err.message)) : String(err)}\n`);
   process.exit(1);
 });

@@ -145,7 +145,8 @@ export class MasterServer extends EventEmitter<MasterEvents> {
     return new Promise((resolve, reject) => {
       const server = this.#server;
       const onError = (err: Error): void => {
-        reject(new Error(`voltlane/master: cannot listen on ${host ?? '*'}:${port}: ${err.message}`, { cause: err }));
+        const e = new Error(`voltlane/master: cannot listen on ${host ?? '*'}:${port}: ${err.message}`, { cause: err });
+        reject(Object.assign(e, { code: (err as NodeJS.ErrnoException).code ?? 'VL_ERR_LISTEN' }));
       };
       server.once('error', onError);
       server.listen({ host, port }, () => {

@@ -1,0 +1,220 @@
+// The lifecycle fuzzer's commands (fast-check model-based testing): each acts on the model and the real system,
+// then settles and checks the invariants. Sessions are picked by creation order, so every command always applies.
+import fc from 'fast-check';
+import type { ResumeKey } from './client-peer.js';
+import type { LifecycleModel } from './model.js';
+import type { LifecycleSystem } from './system.js';
+
+type Cmd = fc.AsyncCommand<LifecycleModel, LifecycleSystem, false>;
+
+abstract class Base implements Cmd {
+  check(m: Readonly<LifecycleModel>): boolean {
+    return m.sessions.length > 0;
+  }
+  async run(m: LifecycleModel, r: LifecycleSystem): Promise<void> {
+    await r.tick(m);
+    await this.act(m, r);
+    await r.settle(m, this.toString());
+  }
+  abstract act(m: LifecycleModel, r: LifecycleSystem): Promise<void> | void;
+  abstract toString(): string;
+}
+
+export class Connect extends Base {
+  constructor(readonly maxSessions: number) {
+    super();
+  }
+  override check(m: Readonly<LifecycleModel>): boolean {
+    return m.sessions.length < this.maxSessions;
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    return r.connect(m);
+  }
+  toString() {
+    return 'connect';
+  }
+}
+
+export class ClientSend extends Base {
+  constructor(readonly pick: number, readonly n: number, readonly pad: number) {
+    super();
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    r.clientSend(m, m.pick(this.pick)!, this.n, this.pad);
+  }
+  toString() {
+    return `clientSend(#${this.pick}, ${this.n} x ${this.pad} B)`;
+  }
+}
+
+export class MasterSend extends Base {
+  constructor(readonly pick: number, readonly n: number, readonly pad: number) {
+    super();
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    r.masterSend(m, m.pick(this.pick)!, this.n, this.pad);
+  }
+  toString() {
+    return `masterSend(#${this.pick}, ${this.n} x ${this.pad} B)`;
+  }
+}
+
+/** The master sends one more packet than the missed-packet buffer holds. */
+export class Flood extends Base {
+  constructor(readonly pick: number) {
+    super();
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    r.masterSend(m, m.pick(this.pick)!, m.config.missedBufferSize + 1, 1);
+  }
+  toString() {
+    return `flood(#${this.pick})`;
+  }
+}
+
+export class Drop extends Base {
+  constructor(readonly pick: number) {
+    super();
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    return r.drop(m, m.pick(this.pick)!);
+  }
+  toString() {
+    return `drop(#${this.pick})`;
+  }
+}
+
+/**
+ * A resume on a new socket. Of a live session it is the half-open case (the old socket is open, the client went
+ * silent): a takeover. Of an ended session it must be refused. `during`: master packets sent while challenged.
+ */
+export class Resume extends Base {
+  constructor(readonly pick: number, readonly key: ResumeKey, readonly during: number, readonly extra: number, readonly dropOld: boolean) {
+    super();
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    return r.resume(m, m.pick(this.pick)!, this.key, this.during, this.extra, this.dropOld);
+  }
+  toString() {
+    const drop = this.dropOld ? ', old socket dropped while challenged' : '';
+    return `resume(#${this.pick}, ${this.key} key, ${this.during} master packets while challenged, ${this.extra} client packets with the response${drop})`;
+  }
+}
+
+/** The client announces a frame over the edge's frame cap: a protocol violation that ends the session. */
+export class Oversize extends Base {
+  constructor(readonly pick: number, readonly maxFrameSize: number) {
+    super();
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    return r.oversize(m, m.pick(this.pick)!, this.maxFrameSize);
+  }
+  toString() {
+    return `oversize(#${this.pick})`;
+  }
+}
+
+export class ResumeUnknown extends Base {
+  constructor(readonly offset: number) {
+    super();
+  }
+  override check(): boolean {
+    return true;
+  }
+  act(_m: LifecycleModel, r: LifecycleSystem) {
+    return r.resumeUnknown(this.offset);
+  }
+  toString() {
+    return `resumeUnknown(${this.offset})`;
+  }
+}
+
+export class Kick extends Base {
+  constructor(readonly pick: number) {
+    super();
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    return r.kick(m, m.pick(this.pick)!);
+  }
+  toString() {
+    return `kick(#${this.pick})`;
+  }
+}
+
+export class TimePasses extends Base {
+  constructor(readonly ms: number) {
+    super();
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    return r.timePasses(m, this.ms);
+  }
+  toString() {
+    return `timePasses(${this.ms} ms)`;
+  }
+}
+
+export class MasterDown extends Base {
+  override check(m: Readonly<LifecycleModel>): boolean {
+    return m.masterUp;
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    return r.masterDown(m);
+  }
+  toString() {
+    return 'masterDown';
+  }
+}
+
+export class MasterUp extends Base {
+  override check(m: Readonly<LifecycleModel>): boolean {
+    return !m.masterUp;
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    return r.masterUp(m);
+  }
+  toString() {
+    return 'masterUp';
+  }
+}
+
+export interface CommandOptions {
+  maxSessions: number;
+  /** limits.max_frame_size of the edge. */
+  maxFrameSize: number;
+  /** Steps a simulated clock may take (a real clock always waits out every stale session). */
+  timeSteps: number[];
+}
+
+/** Every command arbitrary, weighted toward the lifecycle moments. */
+export function lifecycleCommands(o: CommandOptions): Array<fc.Arbitrary<Cmd>> {
+  const pick = fc.nat({ max: 7 });
+  const resume = fc
+    .tuple(
+      pick,
+      fc.constantFrom<ResumeKey>('right', 'right', 'right', 'wrong', 'reflect'),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 0, max: 2 }),
+      fc.boolean(),
+    )
+    .map(([p, k, d, e, drop]) => new Resume(p, k, d, e, drop));
+  return [
+    fc.constant(new Connect(o.maxSessions)),
+    fc.constant(new Connect(o.maxSessions)),
+    fc.constant(new Connect(o.maxSessions)),
+    fc.tuple(pick, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 64 })).map(([p, n, pad]) => new ClientSend(p, n, pad)),
+    fc.tuple(pick, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 64 })).map(([p, n, pad]) => new MasterSend(p, n, pad)),
+    fc.tuple(pick, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 64 })).map(([p, n, pad]) => new MasterSend(p, n, pad)),
+    pick.map((p) => new Flood(p)),
+    pick.map((p) => new Drop(p)),
+    pick.map((p) => new Drop(p)),
+    pick.map((p) => new Drop(p)),
+    resume,
+    resume,
+    pick.map((p) => new Oversize(p, o.maxFrameSize)),
+    fc.nat({ max: 1000 }).map((n) => new ResumeUnknown(n)),
+    pick.map((p) => new Kick(p)),
+    fc.constantFrom(...o.timeSteps).map((ms) => new TimePasses(ms)),
+    fc.constant(new MasterDown()),
+    fc.constant(new MasterUp()),
+  ];
+}

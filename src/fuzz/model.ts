@@ -1,0 +1,178 @@
+// The lifecycle model: what an edge that keeps PROTOCOL.md must deliver, per session, to the client and to the master.
+// Deliberately simple: a phase per session, a replay buffer, and the exact packet sequences each side should see.
+import { Flag, type FlagValue } from '../io/firehose.js';
+
+export interface ModelConfig {
+  /** clients.stale_timeout_secs in ms. */
+  staleTimeoutMs: number;
+  /** clients.stale_reap_interval_secs in ms. */
+  reapIntervalMs: number;
+  /** clients.missed_packets_buffer_size. */
+  missedBufferSize: number;
+  /** clients.max_stale_clients: past it the session stale longest is evicted. */
+  maxStaleClients: number;
+  /** Slack for real clocks: a stale session is surely alive before timeout - margin, surely ended after timeout + reap + margin. */
+  marginMs: number;
+}
+
+export type Phase = 'live' | 'stale' | 'ended';
+
+export interface ExpectedPacket {
+  flag: FlagValue;
+  /** Data: the exact bytes; Failure: the reason (not compared byte for byte). */
+  data: Uint8Array;
+}
+
+export interface ModelSession {
+  /** Creation order in this run: commands pick sessions by it. */
+  readonly index: number;
+  readonly id: bigint;
+  phase: Phase;
+  endedBy: 'kick' | 'failure' | null;
+  /** Model clock ms when the client dropped. */
+  staleSince: number;
+  /** Order in which sessions went stale (eviction takes the smallest). */
+  staleOrder: number;
+  /** Master data held for replay while stale. */
+  buffered: Uint8Array[];
+  /** Every data frame the client must receive, in order. */
+  readonly toClient: Uint8Array[];
+  /** Every packet the master must receive for this id, in order. */
+  readonly toMaster: ExpectedPacket[];
+  /** Sequence numbers for unique payloads. */
+  clientSeq: number;
+  masterSeq: number;
+}
+
+const utf8 = new TextEncoder();
+
+export class LifecycleModel {
+  readonly sessions: ModelSession[] = [];
+  masterUp = true;
+  #staleCount = 0;
+
+  constructor(readonly config: ModelConfig) {}
+
+  /** The session a command's `pick` names (commands pick among the sessions created so far). */
+  pick(n: number): ModelSession | undefined {
+    return this.sessions.length === 0 ? undefined : this.sessions[n % this.sessions.length];
+  }
+
+  connected(id: bigint): ModelSession {
+    const s: ModelSession = {
+      index: this.sessions.length,
+      id,
+      phase: 'live',
+      endedBy: null,
+      staleSince: 0,
+      staleOrder: 0,
+      buffered: [],
+      toClient: [],
+      toMaster: [],
+      clientSeq: 0,
+      masterSeq: 0,
+    };
+    this.sessions.push(s);
+    return s;
+  }
+
+  /** Unique client payload number `seq` of session `s`, `pad` extra bytes. */
+  clientPayload(s: ModelSession, pad: number): Uint8Array {
+    return payload(`c:${s.id}:${s.clientSeq++}:`, pad);
+  }
+
+  masterPayload(s: ModelSession, pad: number): Uint8Array {
+    return payload(`m:${s.id}:${s.masterSeq++}:`, pad);
+  }
+
+  clientSent(s: ModelSession, data: Uint8Array[]): void {
+    if (s.phase !== 'live') throw new Error(`model: client ${s.id} sent while ${s.phase}`);
+    for (const d of data) s.toMaster.push({ flag: Flag.Data, data: d });
+  }
+
+  /** Master data for `s`: delivered when live, buffered when stale (one too many ends the session), dropped when ended. */
+  masterSent(s: ModelSession, data: Uint8Array): void {
+    if (s.phase === 'live') s.toClient.push(data);
+    else if (s.phase === 'stale') {
+      if (s.buffered.length >= this.config.missedBufferSize) this.#fail(s, 'missed packet buffer overflow');
+      else s.buffered.push(data);
+    }
+  }
+
+  dropped(s: ModelSession, now: number): void {
+    if (s.phase !== 'live') throw new Error(`model: client ${s.id} dropped while ${s.phase}`);
+    s.phase = 'stale';
+    s.staleSince = now;
+    s.staleOrder = ++this.#staleCount;
+    const stale = this.sessions.filter((x) => x.phase === 'stale').sort((a, b) => a.staleOrder - b.staleOrder);
+    for (let i = 0; i < stale.length - this.config.maxStaleClients; i++) this.#fail(stale[i]!, 'evicted');
+  }
+
+  /** The client sent a frame over the cap: the session ends with Failure. */
+  oversized(s: ModelSession): void {
+    if (s.phase !== 'live') throw new Error(`model: client ${s.id} sent while ${s.phase}`);
+    this.#fail(s, 'frame too large');
+  }
+
+  /** What a resume of `s` with this key must end in. */
+  resumeOutcome(s: ModelSession, key: 'right' | 'wrong' | 'reflect'): 'passed' | 'refused' | 'failed' {
+    if (s.phase === 'ended') return 'refused';
+    return key === 'right' ? 'passed' : 'failed';
+  }
+
+  /** The resume passed: Reconnection to the master, buffered packets to the client, then live. */
+  resumed(s: ModelSession): void {
+    if (s.phase === 'ended') throw new Error(`model: ended session ${s.id} resumed`);
+    s.toMaster.push({ flag: Flag.Reconnection, data: new Uint8Array(0) });
+    s.toClient.push(...s.buffered);
+    s.buffered = [];
+    s.phase = 'live';
+  }
+
+  kicked(s: ModelSession): void {
+    if (s.phase === 'ended') return;
+    s.phase = 'ended';
+    s.endedBy = 'kick';
+    s.buffered = [];
+  }
+
+  #fail(s: ModelSession, reason: string): void {
+    s.phase = 'ended';
+    s.endedBy = 'failure';
+    s.buffered = [];
+    s.toMaster.push({ flag: Flag.Failure, data: utf8.encode(reason) });
+  }
+
+  /** Ends every stale session surely past its timeout at `now`; returns the earliest time an unsure one is sure. */
+  expire(now: number): number | null {
+    const { staleTimeoutMs: t, reapIntervalMs: r, marginMs: m } = this.config;
+    let unsureUntil: number | null = null;
+    for (const s of this.sessions) {
+      if (s.phase !== 'stale') continue;
+      const sure = s.staleSince + t + r + m;
+      if (now >= sure) this.#fail(s, 'stale timeout');
+      else if (now >= s.staleSince + t - m) unsureUntil = Math.max(unsureUntil ?? 0, sure);
+    }
+    return unsureUntil;
+  }
+
+  /** The latest time any stale session is surely ended (for "time passes" on a real clock). */
+  allStaleEndBy(): number | null {
+    const { staleTimeoutMs: t, reapIntervalMs: r, marginMs: m } = this.config;
+    let at: number | null = null;
+    for (const s of this.sessions) if (s.phase === 'stale') at = Math.max(at ?? 0, s.staleSince + t + r + m);
+    return at;
+  }
+
+  get live(): ModelSession[] {
+    return this.sessions.filter((s) => s.phase !== 'ended');
+  }
+}
+
+function payload(prefix: string, pad: number): Uint8Array {
+  const head = utf8.encode(prefix);
+  const out = new Uint8Array(head.length + pad);
+  out.set(head);
+  for (let i = 0; i < pad; i++) out[head.length + i] = (i * 31 + 7) & 0xff;
+  return out;
+}

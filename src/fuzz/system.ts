@@ -1,0 +1,266 @@
+// The system under test as the fuzzer drives it: N clients and one master over real sockets against any edge,
+// each step mirrored in the model, then settled (sync with the edge, wait for what must arrive) and checked.
+import { Flag, type FirehosePacket } from '../io/firehose.js';
+import { ClientPeer, type EdgeAddress, type ResumeKey } from './client-peer.js';
+import type { FuzzClock } from './clock.js';
+import { checkIds, checkSession } from './invariants.js';
+import type { MasterPeer } from './master-peer.js';
+import type { LifecycleModel, ModelConfig, ModelSession } from './model.js';
+
+/** Extra powers when the edge runs in this process. */
+export interface EdgeProbe {
+  /** Resolves once the edge has seen the client's socket close (else the fuzzer waits `settleMs`). */
+  awaitDetached?(id: bigint): Promise<void>;
+  /** Resolves once the edge has seen the master link go down (else the fuzzer waits `settleMs`). */
+  awaitMasterLost?(): Promise<void>;
+  /** After every session ended and every socket closed: what the edge still holds (leaks), one line each. */
+  leaks?(): Promise<string[]>;
+}
+
+/** An edge to fuzz: where clients dial, the master peer it dialed, its clock and its settings as the model needs them. */
+export interface LifecycleTarget {
+  edge: EdgeAddress;
+  master: MasterPeer;
+  clock: FuzzClock;
+  model: ModelConfig;
+  /** master.reconnect_max_ms of the edge (how far to move a simulated clock for the edge to redial). */
+  reconnectMaxMs: number;
+  probe?: EdgeProbe;
+  /** How long to wait for a packet the model says must arrive. */
+  waitMs: number;
+  /** Wall-clock pause after a client drops, when no probe can tell that the edge saw it. */
+  settleMs: number;
+  /** Ids issued to earlier runs against the same edge (ids are never reused). */
+  issued: Set<bigint>;
+}
+
+/** An invariant broke: the message lists every violation. */
+export class FuzzViolation extends Error {
+  constructor(readonly violations: string[], after: string) {
+    super(`after ${after}:\n  - ${violations.join('\n  - ')}`);
+    this.name = 'FuzzViolation';
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class LifecycleSystem {
+  readonly clients: ClientPeer[] = [];
+  readonly #resumesPassed = new Map<bigint, number>();
+  readonly #strays: ClientPeer[] = [];
+
+  constructor(readonly t: LifecycleTarget) {}
+
+  #client(s: ModelSession): ClientPeer {
+    return this.clients[s.index]!;
+  }
+
+  // ------------------------------------------------------------ commands
+
+  async connect(m: LifecycleModel): Promise<void> {
+    const c = new ClientPeer(this.t.edge, this.t.waitMs * 4);
+    this.clients.push(c);
+    const id = await c.connect();
+    const dup = checkIds(id, this.t.issued);
+    this.t.issued.add(id);
+    m.connected(id);
+    if (dup.length) throw new FuzzViolation(dup, 'connect');
+  }
+
+  clientSend(m: LifecycleModel, s: ModelSession, n: number, pad: number): void {
+    if (s.phase !== 'live') return;
+    const data = Array.from({ length: n }, () => m.clientPayload(s, pad));
+    this.#client(s).send(data);
+    m.clientSent(s, data);
+  }
+
+  masterSend(m: LifecycleModel, s: ModelSession, n: number, pad: number): void {
+    if (!m.masterUp) return;
+    for (let i = 0; i < n; i++) {
+      const p = m.masterPayload(s, pad);
+      this.t.master.send(s.id, Flag.Data, p);
+      m.masterSent(s, p);
+    }
+  }
+
+  /** The client announces a frame one byte over the edge's cap. */
+  async oversize(m: LifecycleModel, s: ModelSession, maxFrameSize: number): Promise<void> {
+    if (s.phase !== 'live') return;
+    const q = this.#client(s).current!;
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(Math.min(0xffff_ffff, maxFrameSize + 1));
+    q.socket.write(head);
+    m.oversized(s);
+    await q.until(() => q.closed, this.t.waitMs, 'the edge to close a client that sent an oversize frame').catch(() => {
+      throw new FuzzViolation([`session ${s.id}: socket still open after an oversize frame`], 'oversize');
+    });
+  }
+
+  async drop(m: LifecycleModel, s: ModelSession): Promise<void> {
+    if (s.phase !== 'live') return;
+    this.#client(s).drop();
+    m.dropped(s, this.t.clock.now());
+    if (this.t.probe?.awaitDetached) await this.t.probe.awaitDetached(s.id);
+    else await sleep(this.t.settleMs);
+  }
+
+  async resume(m: LifecycleModel, s: ModelSession, key: ResumeKey, during: number, extra: number, dropOld = false): Promise<void> {
+    const c = this.#client(s);
+    const wasEnded = s.phase === 'ended';
+    const wasLive = s.phase === 'live';
+    const old = c.current;
+    const extraData = Array.from({ length: extra }, () => m.clientPayload(s, 3));
+    const sendDuring = m.masterUp ? during : 0;
+    const got = await c.resume(key, {
+      extra: extraData,
+      onChallenge: async () => {
+        if (dropOld && s.phase === 'live') await this.drop(m, s);
+        if (sendDuring === 0) return;
+        this.masterSend(m, s, sendDuring, 5);
+        await this.t.master.sync();
+      },
+    });
+    const want = wasEnded ? 'refused' : s.phase === 'ended' ? 'failed' : m.resumeOutcome(s, key);
+    if (got !== want) {
+      throw new FuzzViolation([`resume of session ${s.id} (${key} key, ${wasEnded ? 'ended' : wasLive ? 'live: takeover' : 'stale'}) ${got}, expected ${want}`], 'resume');
+    }
+    if (got !== 'passed') return;
+    this.#resumesPassed.set(s.id, (this.#resumesPassed.get(s.id) ?? 0) + 1);
+    m.resumed(s);
+    m.clientSent(s, extraData);
+    if (wasLive && old && !dropOld) {
+      await old.until(() => old.closed, this.t.waitMs, 'the edge to close the old socket after a takeover').catch(() => {
+        throw new FuzzViolation([`session ${s.id}: the old socket was not closed after the takeover`], 'resume');
+      });
+    }
+  }
+
+  async resumeUnknown(offset: number): Promise<void> {
+    const c = new ClientPeer(this.t.edge, this.t.waitMs * 4);
+    this.#strays.push(c);
+    c.id = (1n << 50n) + BigInt(offset);
+    const got = await c.resume('right');
+    if (got !== 'refused') throw new FuzzViolation([`resume of never-issued id ${c.id} ${got}, expected refused`], 'resume of an unknown id');
+  }
+
+  async kick(m: LifecycleModel, s: ModelSession): Promise<void> {
+    if (!m.masterUp) return;
+    const wasLive = s.phase === 'live';
+    this.t.master.send(s.id, Flag.Kick);
+    m.kicked(s);
+    if (wasLive) {
+      const q = this.#client(s).current!;
+      await this.t.master.sync();
+      await q.until(() => q.closed, this.t.waitMs, 'the kicked client socket to close').catch(() => {
+        throw new FuzzViolation([`session ${s.id}: socket still open after Kick`], 'kick');
+      });
+    }
+  }
+
+  /** Time passes: a simulated clock moves by `ms`; a real one waits until every stale session surely expired. */
+  async timePasses(m: LifecycleModel, ms: number): Promise<void> {
+    if (this.t.clock.simulated) await this.t.clock.advance(ms);
+    else {
+      const until = m.allStaleEndBy();
+      await this.t.clock.advance(until === null ? 5 : until - this.t.clock.now());
+    }
+    await this.tick(m);
+  }
+
+  async masterDown(m: LifecycleModel): Promise<void> {
+    if (!m.masterUp) return;
+    await this.t.master.down();
+    m.masterUp = false;
+    // What the edge writes before it sees the link go is lost with the socket (TCP has no ack): wait until it knows.
+    if (this.t.probe?.awaitMasterLost) await this.t.probe.awaitMasterLost();
+    else await sleep(this.t.settleMs);
+  }
+
+  async masterUp(m: LifecycleModel): Promise<void> {
+    if (m.masterUp) return;
+    await this.t.master.up();
+    const poke = this.t.clock.simulated
+      ? async () => {
+          await this.t.clock.advance(this.t.reconnectMaxMs);
+          await this.tick(m);
+        }
+      : undefined;
+    await this.t.master.awaitConnection(poke);
+    m.masterUp = true;
+  }
+
+  // ------------------------------------------------------------ settling and checking
+
+  /** Ends in the model every stale session past its timeout; on a real clock, waits out sessions in the unsure window. */
+  async tick(m: LifecycleModel): Promise<void> {
+    const unsure = m.expire(this.t.clock.now());
+    if (unsure !== null && !this.t.clock.simulated) {
+      await this.t.clock.advance(unsure - this.t.clock.now());
+      m.expire(this.t.clock.now());
+    }
+  }
+
+  #byId(): Map<bigint, FirehosePacket[]> {
+    const out = new Map<bigint, FirehosePacket[]>();
+    for (const p of this.t.master.drain()) {
+      let l = out.get(p.id);
+      if (!l) out.set(p.id, (l = []));
+      l.push(p);
+    }
+    return out;
+  }
+
+  #satisfied(m: LifecycleModel): boolean {
+    const byId = m.masterUp ? this.#byId() : null;
+    for (const s of m.sessions) {
+      if (this.#client(s).received().length < s.toClient.length) return false;
+      if (byId && (byId.get(s.id)?.length ?? 0) < s.toMaster.length) return false;
+    }
+    return true;
+  }
+
+  /** Syncs with the edge, waits for what the model says must have arrived, then checks every invariant. */
+  async settle(m: LifecycleModel, after: string): Promise<void> {
+    if (m.masterUp) await this.t.master.sync();
+    const deadline = Date.now() + this.t.waitMs;
+    while (!this.#satisfied(m) && Date.now() < deadline) await sleep(1);
+    this.check(m, after);
+  }
+
+  check(m: LifecycleModel, after: string): void {
+    const byId = this.#byId();
+    const violations: string[] = [];
+    if (this.t.master.malformed.length) violations.push(`edge sent malformed firehose packets: ${this.t.master.malformed.join('; ')}`);
+    for (const s of m.sessions) {
+      const atMaster = byId.get(s.id) ?? [];
+      const o = { session: s, received: this.#client(s).received(), atMaster, resumesPassed: this.#resumesPassed.get(s.id) ?? 0 };
+      // While the link is down the master's view is behind: only check that it is a prefix.
+      if (!m.masterUp && atMaster.length < s.toMaster.length) {
+        o.atMaster = atMaster;
+        const partial = checkSession({ ...o, session: { ...s, toMaster: s.toMaster.slice(0, atMaster.length) } });
+        violations.push(...partial.filter((v) => !v.includes('Reconnection')));
+        continue;
+      }
+      violations.push(...checkSession(o));
+    }
+    if (violations.length) throw new FuzzViolation(violations, after);
+  }
+
+  /** Ends every session (Kick), then checks that nothing is left: sockets closed by the edge, no leaks. */
+  async finish(m: LifecycleModel): Promise<void> {
+    await this.tick(m);
+    await this.masterUp(m);
+    for (const s of m.sessions) if (s.phase !== 'ended') await this.kick(m, s);
+    await this.settle(m, 'the final Kick of every session');
+    const violations: string[] = [];
+    for (const c of this.clients) c.close();
+    for (const c of this.#strays) c.close();
+    if (this.t.probe?.leaks) violations.push(...(await this.t.probe.leaks()));
+    if (violations.length) throw new FuzzViolation(violations, 'every session ended');
+  }
+
+  dispose(): void {
+    for (const c of this.clients) c.close();
+    for (const c of this.#strays) c.close();
+  }
+}
