@@ -145,7 +145,7 @@ export class Edge implements HandshakeHost {
     await new Promise<void>((resolve, reject) => {
       const onErr = (e: Error) => reject(e);
       this.#server.once('error', onErr);
-      this.#server.listen({ host, port }, () => {
+      this.#server.listen({ host, port, backlog: 4096 }, () => {
         this.#server.off('error', onErr);
         resolve();
       });
