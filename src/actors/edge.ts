@@ -76,6 +76,10 @@ export class Edge implements HandshakeHost {
   readonly #sweepTimer: NodeJS.Timeout;
   readonly #inspect: EdgeOptions['inspect'];
   readonly #inspectSession: (id: number) => boolean;
+  /** Session actors whose inspection events pass the filter. */
+  readonly #inspected = new Set<unknown>();
+  /** Whether the session actor being created now is to be inspected. */
+  #inspectNext = false;
   readonly #onLifecycle: EdgeOptions['onLifecycle'];
   #nextId = 1;
   #nextAttempt = 1;
@@ -128,13 +132,32 @@ export class Edge implements HandshakeHost {
       onWritable: () => this.#resumePaused(),
     });
     this.#sessionMachine = this.#provideSessionMachine();
+    // Session actors join the supervisor's actor system (option `parent`) rather than each building one of its
+    // own: far less memory per idle session. Inspection is then attached once, to that system, and filtered
+    // to the supervisor and the sampled sessions.
+    const inspect = this.#inspect;
     this.#supervisor = createActor(this.#provideSupervisorMachine(), {
       clock: this.clock,
-      ...(this.#inspect ? { inspect: this.#inspect } : {}),
+      ...(inspect ? { inspect: this.#filteredInspector(inspect) } : {}),
     });
     this.#server = net.createServer({ noDelay: true, pauseOnConnect: false });
     this.#server.on('connection', (s: net.Socket) => this.#onConnection(s as ClientSocket));
     this.#server.on('error', (err) => this.log.error({ err: err.message }, 'listener.error'));
+  }
+
+  /** Passes on the supervisor's inspection events and those of the sampled session actors. */
+  #filteredInspector(inspect: NonNullable<EdgeOptions['inspect']>): (ev: InspectionEvent) => void {
+    const next = typeof inspect === 'function' ? inspect : (ev: InspectionEvent) => inspect.next?.(ev);
+    return (ev) => {
+      const ref = ev.actorRef;
+      if (ev.type === '@xstate.actor' && this.#inspectNext) this.#inspected.add(ref);
+      // The supervisor announces itself from its constructor, before #supervisor is assigned.
+      const supervisor = (this.#supervisor as unknown) === undefined || ref === this.#supervisor;
+      if (supervisor || this.#inspected.has(ref)) next(ev);
+      if (ev.type === '@xstate.snapshot' && ref !== this.#supervisor && (ev.snapshot as { status?: string }).status !== 'active') {
+        this.#inspected.delete(ref);
+      }
+    };
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -358,8 +381,10 @@ export class Edge implements HandshakeHost {
     const s = new Session(id, clientKey, p.address);
     this.sessions.set(id, s);
     this.counters.sessionsOpened++;
-    const inspect = this.#inspect && this.#inspectSession(id) ? { inspect: this.#inspect } : {};
-    s.actor = createActor(this.#sessionMachine, { input: { id }, clock: this.clock, ...inspect });
+    // XState announces an actor ('@xstate.actor') from its constructor: decide before creating it.
+    this.#inspectNext = this.#inspect !== undefined && this.#inspectSession(id);
+    s.actor = createActor(this.#sessionMachine, { input: { id }, parent: this.#supervisor });
+    this.#inspectNext = false;
     s.actor.start();
     p.handOver();
     const sock = p.socket as ClientSocket;
