@@ -78,6 +78,8 @@ export class Edge implements HandshakeHost {
   readonly #inspectSession: (id: number) => boolean;
   /** Session actors whose inspection events pass the filter. */
   readonly #inspected = new Set<unknown>();
+  /** Stale sessions whose key is to be derived in idle time. */
+  readonly #keyQueue: Session[] = [];
   /** Whether the session actor being created now is to be inspected. */
   #inspectNext = false;
   readonly #onLifecycle: EdgeOptions['onLifecycle'];
@@ -301,6 +303,7 @@ export class Edge implements HandshakeHost {
           const s = get(context.id);
           if (!s) return;
           this.#stale.set(s.id, s);
+          if (!s.hasSessionKey) this.#queueKeyDerivation(s);
           this.log.info({ sessionId: s.id, state: 'stale' }, 'session.stale');
           this.#onLifecycle?.({ type: 'session.stale', sessionId: s.id });
           const max = this.config.clients.maxStaleClients;
@@ -415,6 +418,29 @@ export class Edge implements HandshakeHost {
     this.#onLifecycle?.({ type: 'session.challenged', sessionId: id });
     return s;
   }
+
+  /**
+   * A stale session will most likely resume: derive its session key (ECDH + HKDF, the costly part of a
+   * resume) in idle time, a few milliseconds per turn, so that a reconnect storm finds the keys ready.
+   * A resume that comes first derives the key itself; the queue is bounded by the stale sessions.
+   */
+  #queueKeyDerivation(s: Session): void {
+    this.#keyQueue.push(s);
+    if (this.#keyQueue.length === 1) setImmediate(this.#deriveQueuedKeys);
+  }
+
+  readonly #deriveQueuedKeys = (): void => {
+    const q = this.#keyQueue;
+    const until = performance.now() + 2;
+    let i = 0;
+    while (i < q.length && performance.now() < until) {
+      const s = q[i++]!;
+      if (this.#stale.get(s.id) === s) this.deriveSessionKey(s);
+    }
+    q.splice(0, i);
+    if (q.length > 0 && !this.#stopping) setImmediate(this.#deriveQueuedKeys);
+    else q.length = 0;
+  };
 
   deriveSessionKey(s: Session): Uint8Array | Error {
     return s.sessionKey((clientKey) => deriveSessionKey(this.keyPair.secretKey, clientKey));

@@ -48,6 +48,10 @@ export class Session {
     return k;
   }
 
+  get hasSessionKey(): boolean {
+    return this.#sessionKey !== null;
+  }
+
   get live(): boolean {
     return this.socket !== null;
   }
