@@ -134,7 +134,9 @@ export async function startEdgeProcess(o: EdgeStartOptions): Promise<EdgeProcess
   const config = join(dir, 'connserver.toml');
   writeFileSync(config, edgeConfigToml({ listenPort: port, masterPort: o.masterPort, ...(o.missedPackets !== undefined ? { missedPackets: o.missedPackets } : {}) }));
   const connected = o.master.waitFor('edge', 30_000);
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), EDGE_MAIN, '--config', config, '--log-level', 'warn', '--log-format', 'json'], {
+  // VOLTLANE_BENCH_EDGE_ARGS adds daemon flags, e.g. "--http 127.0.0.1:9464 --inspect 9465 --inspect-sessions 100".
+  const extra = (process.env.VOLTLANE_BENCH_EDGE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), EDGE_MAIN, '--config', config, '--log-level', 'warn', '--log-format', 'json', ...extra], {
     cwd: o.cwd ?? dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
