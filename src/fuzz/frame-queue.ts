@@ -63,4 +63,9 @@ export class FrameQueue {
     await this.until(() => this.frames.length > 0 || this.closed, timeoutMs, what);
     return this.frames.shift() ?? null;
   }
+
+  /** Waits until the socket closed; throws after `timeoutMs`. */
+  async waitClosed(timeoutMs: number, what = 'the socket to close'): Promise<void> {
+    await this.until(() => this.closed, timeoutMs, what);
+  }
 }

@@ -1,10 +1,11 @@
 // Starts a real in-process edge on loopback for tests, with a raw master, from defaults plus overrides.
+import { afterEach } from 'vitest';
 import { Edge } from '../../src/actors/edge.js';
+import { Flag } from '../../src/io/firehose.js';
 import { DEFAULT_CONFIG, type Config } from '../../src/config/index.js';
 import { generateKeyPair, type KeyPair } from '../../src/io/crypto.js';
-import { createLogger, type Logger } from '../../src/log.js';
-import { Writable } from 'node:stream';
-import { RawMaster } from './wire.js';
+import { captureLogger } from '../../src/fuzz/in-process.js';
+import { frame, rawNewSession, RawMaster, text, type RawSession } from './wire.js';
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
@@ -27,16 +28,6 @@ export function testConfig(masterPort: number, overrides: DeepPartial<Config> = 
     clients: { ...d.clients, ...overrides.clients },
     limits: { ...d.limits, ...overrides.limits },
   };
-}
-
-export function captureLogger(logs: Array<Record<string, unknown>>): Logger {
-  const sink = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return createLogger({ level: 'debug', format: 'json', destination: sink });
 }
 
 export async function startEdge(
@@ -67,4 +58,60 @@ export async function startEdge(
 /** The edge's log records with this message. */
 export function logsWith(t: TestEdge, msg: string): Array<Record<string, unknown>> {
   return t.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith(msg));
+}
+
+/** One edge per test, and what the test opened around it; all of it is torn down after each test. */
+export interface EdgeFixture {
+  /** The edge the running test started (throws before `start()`). */
+  readonly t: TestEdge;
+  /** Sockets to destroy after the test, before the edge stops. */
+  readonly open: Array<{ destroy(): void }>;
+  /** Masters the test started itself, closed after the edge stopped. */
+  readonly masters: RawMaster[];
+  /** `startEdge(...)`, kept as this test's edge. */
+  start(...args: Parameters<typeof startEdge>): Promise<TestEdge>;
+  /** A raw new session on the edge, its socket destroyed after the test. */
+  newSession(): Promise<RawSession>;
+  /** Sends `label` as data from `c` and waits until the master has it (everything `c` sent before arrived too). */
+  marker(c: RawSession, label: string): Promise<void>;
+}
+
+/**
+ * Registers an `afterEach` that destroys the test's sockets, stops its edge and closes its extra masters,
+ * and returns the accessors the tests use. Call once per test file, at the top level.
+ */
+export function useEdgeFixture(): EdgeFixture {
+  let t: TestEdge | null = null;
+  const open: Array<{ destroy(): void }> = [];
+  const masters: RawMaster[] = [];
+  afterEach(async () => {
+    for (const s of open.splice(0)) s.destroy();
+    await t?.stop();
+    t = null;
+    for (const m of masters.splice(0)) await m.close();
+  });
+  const current = (): TestEdge => {
+    if (!t) throw new Error('no edge: the test has not called start()');
+    return t;
+  };
+  return {
+    get t() {
+      return current();
+    },
+    open,
+    masters,
+    async start(...args) {
+      t = await startEdge(...args);
+      return t;
+    },
+    async newSession() {
+      const s = await rawNewSession(current().port);
+      open.push(s.socket);
+      return s;
+    },
+    async marker(c, label) {
+      c.socket.write(frame(label));
+      await current().master.expect((p) => p.id === c.id && p.flag === Flag.Data && text(p.data) === label, 3000, label);
+    },
+  };
 }

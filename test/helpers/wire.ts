@@ -1,69 +1,22 @@
 // Test peers that speak the wire protocol byte by byte: a raw client and a raw master, with awaitable frame queues.
 import net from 'node:net';
 import { once } from 'node:events';
-import { FrameDecoder, encodeFrame } from '../../src/io/framing.js';
+import { encodeFrame } from '../../src/io/framing.js';
+import { FrameQueue as BaseFrameQueue } from '../../src/fuzz/frame-queue.js';
 import { decodeHandshake, encodeHandshake, type HandshakePacket } from '../../src/io/handshake.js';
 import { decodeFirehose, encodeFirehose, type FirehosePacket, type FlagValue } from '../../src/io/firehose.js';
 import { deriveSessionKey, generateKeyPair, open, seal, type KeyPair } from '../../src/io/crypto.js';
 import { ProtocolError } from '../../src/io/errors.js';
 
-/** A queue of decoded frames from one socket, with `next()` that waits (bounded by a timeout). */
-export class FrameQueue {
-  readonly decoder = new FrameDecoder();
-  readonly frames: Uint8Array[] = [];
-  #waiters: Array<() => void> = [];
-  closed = false;
-  chunks: number[] = [];
-
-  constructor(readonly socket: net.Socket) {
-    socket.on('data', (c: Buffer) => {
-      this.chunks.push(c.length);
-      this.decoder.push(c);
-      for (;;) {
-        const f = this.decoder.next();
-        if (f === null || f instanceof ProtocolError) break;
-        this.frames.push(f.slice());
-      }
-      this.#wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.#wake();
-    });
-    socket.on('error', () => {});
-  }
-
-  #wake(): void {
-    const w = this.#waiters;
-    this.#waiters = [];
-    for (const f of w) f();
-  }
-
-  /** Waits until `pred` holds (re-checked on every chunk or close). */
-  async until(pred: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  async next(timeoutMs = 5000): Promise<Uint8Array> {
-    await this.until(() => this.frames.length > 0 || this.closed, timeoutMs, 'a frame');
-    const f = this.frames.shift();
+/**
+ * The fuzzer's frame queue (src/fuzz/frame-queue.ts) with the tests' `next()`: a 5 s default, and a frame or a
+ * throw ('socket closed while waiting for a frame') instead of null.
+ */
+export class FrameQueue extends BaseFrameQueue {
+  override async next(timeoutMs = 5000, what = 'a frame'): Promise<Uint8Array> {
+    const f = await super.next(timeoutMs, what);
     if (!f) throw new Error('socket closed while waiting for a frame');
     return f;
-  }
-
-  async waitClosed(timeoutMs = 5000): Promise<void> {
-    await this.until(() => this.closed, timeoutMs, 'the socket to close');
   }
 }
 

@@ -1,35 +1,19 @@
 // The firehose rules of PROTOCOL.md sec. 5 over loopback: Failure for unknown ids, Kick, master protocol errors
 // that are skipped, and per-client order with many clients at once.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Flag, encodeFirehose } from '../../src/io/firehose.js';
 import { encodeFrame } from '../../src/io/framing.js';
-import { frame, rawNewSession, rawResume, refused, sleep, text, waitFor, type RawSession } from '../helpers/wire.js';
-import { logsWith, startEdge, type TestEdge } from '../helpers/edge.js';
+import { frame, rawResume, refused, sleep, text, waitFor, type RawSession } from '../helpers/wire.js';
+import { logsWith, useEdgeFixture } from '../helpers/edge.js';
 
-let t: TestEdge | null = null;
-const open: Array<{ destroy(): void }> = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) s.destroy();
-  await t?.stop();
-  t = null;
-});
-
-async function newSession(): Promise<RawSession> {
-  const s = await rawNewSession(t!.port);
-  open.push(s.socket);
-  return s;
-}
-
-async function marker(c: RawSession, label: string): Promise<void> {
-  c.socket.write(frame(label));
-  await t!.master.expect((p) => p.id === c.id && p.flag === Flag.Data && text(p.data) === label, 3000, label);
-}
+const fx = useEdgeFixture();
+const { newSession, marker } = fx;
 
 const U64_MAX = 2n ** 64n - 1n;
 
 describe('edge firehose: data for ids with no session', () => {
   it('answers master data for a never-issued id with a Failure for that exact id', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     t.master.send(99n, Flag.Data, Buffer.from('who?'));
     const f = await t.master.expect((p) => p.flag === Flag.Failure);
@@ -43,7 +27,7 @@ describe('edge firehose: data for ids with no session', () => {
   });
 
   it('echoes ids of 2^53 and above byte-exact, up to 2^64-1, and id 0', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const ids = [U64_MAX, 2n ** 53n, 2n ** 53n + 1n, 0x0102030405060708n, 0n];
     for (const id of ids) t.master.send(id, Flag.Data, Buffer.from('x'));
     for (const id of ids) {
@@ -58,7 +42,7 @@ describe('edge firehose: data for ids with no session', () => {
   });
 
   it('after a stale expiry, sends exactly one Failure; later master data for the id sends no second one', async () => {
-    t = await startEdge({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } });
+    const t = await fx.start({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } });
     const c = await newSession();
     const other = await newSession();
     c.socket.destroy();
@@ -77,13 +61,13 @@ describe('edge firehose: data for ids with no session', () => {
 
 describe('edge firehose: Kick', () => {
   it('closes a live session, sends no Failure for it, and forgets it', async () => {
-    t = await startEdge({ clients: { staleTimeoutSecs: 0.1, staleReapIntervalSecs: 0.05 } });
+    const t = await fx.start({ clients: { staleTimeoutSecs: 0.1, staleReapIntervalSecs: 0.05 } });
     const c = await newSession();
     const other = await newSession();
     await marker(c, 'hello');
     t.master.send(c.id, Flag.Kick);
     await c.q.waitClosed(2000);
-    await waitFor(() => !t!.edge.sessions.has(1), 2000, 'session gone');
+    await waitFor(() => !t.edge.sessions.has(1), 2000, 'session gone');
     expect(t.edge.stats().stale).toBe(0);
     // Past the stale timeout, and data for it: still nothing but the one data packet.
     t.master.send(c.id, Flag.Data, Buffer.from('late'));
@@ -95,14 +79,14 @@ describe('edge firehose: Kick', () => {
   });
 
   it('drops a stale session without a Failure', async () => {
-    t = await startEdge({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05, missedPacketsBufferSize: 4 } });
+    const t = await fx.start({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05, missedPacketsBufferSize: 4 } });
     const c = await newSession();
     const other = await newSession();
     c.socket.destroy();
-    await waitFor(() => t!.edge.stats().stale === 1, 2000, 'stale');
+    await waitFor(() => t.edge.stats().stale === 1, 2000, 'stale');
     t.master.send(c.id, Flag.Data, Buffer.from('buffered'));
     t.master.send(c.id, Flag.Kick);
-    await waitFor(() => t!.edge.sessions.size === 1, 2000, 'dropped');
+    await waitFor(() => t.edge.sessions.size === 1, 2000, 'dropped');
     expect(t.edge.stats().stale).toBe(0);
     await sleep(300); // past the stale timeout
     await marker(other, 'marker');
@@ -112,13 +96,13 @@ describe('edge firehose: Kick', () => {
   });
 
   it('kicks a session mid-takeover: both sockets closed, no Failure', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     const other = await newSession();
     await refused(
       rawResume(t.port, c.id, c.keyPair, {
         onChallenge: () => {
-          t!.master.send(c.id, Flag.Kick);
+          t.master.send(c.id, Flag.Kick);
         },
       }),
     );
@@ -130,16 +114,16 @@ describe('edge firehose: Kick', () => {
   });
 
   it('kicks a stale session mid-reconnect: the attempt is closed, no Failure, the id is gone', async () => {
-    t = await startEdge({ clients: { missedPacketsBufferSize: 4 } });
+    const t = await fx.start({ clients: { missedPacketsBufferSize: 4 } });
     const c = await newSession();
     const other = await newSession();
     c.socket.destroy();
-    await waitFor(() => t!.edge.stats().stale === 1, 2000, 'stale');
+    await waitFor(() => t.edge.stats().stale === 1, 2000, 'stale');
     await refused(
       rawResume(t.port, c.id, c.keyPair, {
         onChallenge: async () => {
-          t!.master.send(c.id, Flag.Kick);
-          await waitFor(() => t!.edge.sessions.size === 1, 2000, 'dropped');
+          t.master.send(c.id, Flag.Kick);
+          await waitFor(() => t.edge.sessions.size === 1, 2000, 'dropped');
         },
       }),
     );
@@ -151,7 +135,7 @@ describe('edge firehose: Kick', () => {
   });
 
   it('ignores a Kick for an unknown id: nothing is sent', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     t.master.send(999n, Flag.Kick);
     t.master.send(U64_MAX, Flag.Kick);
@@ -167,7 +151,7 @@ describe('edge firehose: Kick', () => {
 
 describe('edge firehose: master protocol errors', () => {
   it('logs and skips short packets, unknown flags and edge-to-master flags; other traffic is intact and in order', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     await marker(c, 'up-1');
     const data = (s: string) => encodeFirehose(c.id, Flag.Data, Buffer.from(s));
@@ -211,14 +195,14 @@ describe('edge firehose: master protocol errors', () => {
 
 describe('edge firehose: ordering', () => {
   it('keeps per-client order for 20 clients x 200 messages in both directions', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const N = 20;
     const M = 200;
     const clients: RawSession[] = [];
     for (let i = 0; i < N; i++) clients.push(await newSession());
     // Up: all clients at once, each message its own write.
     for (let k = 0; k < M; k++) for (const c of clients) c.socket.write(frame(`${c.id}:${k}`));
-    await waitFor(() => t!.master.drain().length === N * M, 10_000, 'all client messages at the master');
+    await waitFor(() => t.master.drain().length === N * M, 10_000, 'all client messages at the master');
     for (const c of clients) {
       const mine = t.master.forId(c.id).map((p) => text(p.data));
       expect(mine).toEqual(Array.from({ length: M }, (_, k) => `${c.id}:${k}`));
@@ -236,7 +220,7 @@ describe('edge firehose: ordering', () => {
 
 describe('edge firehose: Kick after data', () => {
   it('delivers the data the master sent before the Kick, then closes', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     await marker(c, 'hello');
     t.master.sendRaw(Buffer.concat([encodeFirehose(c.id, Flag.Data, Buffer.from('last-1')), encodeFirehose(c.id, Flag.Data, Buffer.from('last-2')), encodeFirehose(c.id, Flag.Kick)]));

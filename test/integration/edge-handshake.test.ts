@@ -1,20 +1,15 @@
 // The edge's client handshake (PROTOCOL.md sec. 3) over loopback: ids, refusals of every malformed step, caps, timeouts.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Flag } from '../../src/io/firehose.js';
 import { decodeHandshake } from '../../src/io/handshake.js';
 import { generateKeyPair, parsePublicKey } from '../../src/io/crypto.js';
 import { ProtocolError } from '../../src/io/errors.js';
 import { dial, FrameQueue, frame, hs, rawNewSession, rawResume, refused, text, waitFor } from '../helpers/wire.js';
-import { logsWith, startEdge, type TestEdge } from '../helpers/edge.js';
+import { logsWith, useEdgeFixture } from '../helpers/edge.js';
 
-let t: TestEdge | null = null;
-const open: Array<{ destroy(): void }> = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) s.destroy();
-  await t?.stop();
-  t = null;
-});
+const fx = useEdgeFixture();
+const { open } = fx;
 
 const PUBKEY_HEADER = Uint8Array.of(2, 33);
 
@@ -33,8 +28,8 @@ async function expectClosedAfter(q: FrameQueue, ...frames: Uint8Array[]): Promis
 
 /** Exactly one refusal line, naming the client address and matching `reason`. */
 async function expectOneRefusal(reason: RegExp): Promise<void> {
-  await waitFor(() => logsWith(t!, 'handshake.refused').length > 0, 2000, 'a refusal log line');
-  const lines = logsWith(t!, 'handshake.refused');
+  await waitFor(() => logsWith(fx.t, 'handshake.refused').length > 0, 2000, 'a refusal log line');
+  const lines = logsWith(fx.t, 'handshake.refused');
   expect(lines).toHaveLength(1);
   expect(lines[0]!.address).toBe('127.0.0.1');
   expect(String(lines[0]!.reason)).toMatch(reason);
@@ -52,7 +47,7 @@ function offCurveKey(): Uint8Array {
 
 describe('edge handshake: new sessions', () => {
   it('hands out ids 1, 2, 3 and never reuses an id, also after sessions were reaped', async () => {
-    t = await startEdge({ clients: { staleTimeoutSecs: 0.1, staleReapIntervalSecs: 0.05 } });
+    const t = await fx.start({ clients: { staleTimeoutSecs: 0.1, staleReapIntervalSecs: 0.05 } });
     const a = await rawNewSession(t.port);
     const b = await rawNewSession(t.port);
     const c = await rawNewSession(t.port);
@@ -63,7 +58,7 @@ describe('edge handshake: new sessions', () => {
     await b.q.waitClosed(2000);
     c.socket.destroy();
     await t.master.expect((p) => p.id === 3n && p.flag === Flag.Failure, 3000, 'stale Failure of 3');
-    await waitFor(() => t!.edge.sessions.size === 1, 2000, 'two sessions gone');
+    await waitFor(() => t.edge.sessions.size === 1, 2000, 'two sessions gone');
     const d = await rawNewSession(t.port);
     const e = await rawNewSession(t.port);
     open.push(d.socket, e.socket);
@@ -71,7 +66,7 @@ describe('edge handshake: new sessions', () => {
   });
 
   it('failed handshakes consume no id: the first session after them is 1', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     await expectClosedAfter(await connect(t.port), hs({ type: 'ProtocolVersion', version: 2 }), hs({ type: 'PubKey', key: offCurveKey() }));
     await expectClosedAfter(await connect(t.port), hs({ type: 'ProtocolVersion', version: 2 }), hs({ type: 'ClientId', id: 1n }));
     const a = await rawNewSession(t.port);
@@ -81,7 +76,7 @@ describe('edge handshake: new sessions', () => {
   });
 
   it('sends the edge key as PubKey(33 bytes) and ClientId(1) as 03 01, then forwards data tagged with the id', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const q = await connect(t.port);
     q.socket.write(Uint8Array.of(2, 0, 0, 0, 1, 2));
     const pub = await q.next();
@@ -96,7 +91,7 @@ describe('edge handshake: new sessions', () => {
   });
 
   it('accepts an uncompressed (65-byte) client key, and resumes with it', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const kp = generateKeyPair();
     const uncompressed = secp256k1.Point.fromBytes(kp.publicKey).toBytes(false);
     expect(uncompressed.length).toBe(65);
@@ -106,7 +101,7 @@ describe('edge handshake: new sessions', () => {
     q.socket.write(hs({ type: 'PubKey', key: uncompressed }));
     expect(Buffer.from(await q.next())).toEqual(Buffer.from([3, 1]));
     q.socket.destroy();
-    await waitFor(() => t!.edge.stats().stale === 1, 2000, 'stale');
+    await waitFor(() => t.edge.stats().stale === 1, 2000, 'stale');
     const r = await rawResume(t.port, 1n, kp);
     open.push(r.socket);
     await t.master.expect((p) => p.id === 1n && p.flag === Flag.Reconnection);
@@ -115,7 +110,7 @@ describe('edge handshake: new sessions', () => {
 
 describe('edge handshake: refusals close the connection and log one line', () => {
   it('closes on ProtocolVersion(1) without sending its key', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const got = await expectClosedAfter(await connect(t.port), hs({ type: 'ProtocolVersion', version: 1 }));
     expect(got).toHaveLength(0);
     await expectOneRefusal(/version 1/);
@@ -123,13 +118,13 @@ describe('edge handshake: refusals close the connection and log one line', () =>
   });
 
   it('closes on a Ping instead of ProtocolVersion', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     expect(await expectClosedAfter(await connect(t.port), hs({ type: 'Ping' }))).toHaveLength(0);
     await expectOneRefusal(/expected ProtocolVersion, got Ping/);
   });
 
   it('closes on a second ProtocolVersion', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const got = await expectClosedAfter(
       await connect(t.port),
       hs({ type: 'ProtocolVersion', version: 2 }),
@@ -142,14 +137,14 @@ describe('edge handshake: refusals close the connection and log one line', () =>
   });
 
   it('closes on a Ping where the key is expected', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const got = await expectClosedAfter(await connect(t.port), hs({ type: 'ProtocolVersion', version: 2 }), hs({ type: 'Ping' }));
     expect(got).toHaveLength(1);
     await expectOneRefusal(/got Ping/);
   });
 
   it('closes on a ChallengeResponse out of turn', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const blob = new Uint8Array(72).fill(7);
     const got = await expectClosedAfter(
       await connect(t.port),
@@ -161,26 +156,26 @@ describe('edge handshake: refusals close the connection and log one line', () =>
   });
 
   it('closes on a ChallengeResponse as the very first packet', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const got = await expectClosedAfter(await connect(t.port), hs({ type: 'ChallengeResponse', blob: new Uint8Array(72) }));
     expect(got).toHaveLength(0);
     await expectOneRefusal(/got ChallengeResponse/);
   });
 
   it('closes on an unknown variant', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     expect(await expectClosedAfter(await connect(t.port), frame(Uint8Array.of(6)))).toHaveLength(0);
     await expectOneRefusal(/unknown variant/);
   });
 
   it('closes on a non-minimal varint (ProtocolVersion 2 as fb 02 00)', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     expect(await expectClosedAfter(await connect(t.port), frame(Uint8Array.of(1, 251, 2, 0)))).toHaveLength(0);
     await expectOneRefusal(/malformed handshake packet/);
   });
 
   it('closes on a non-minimal ClientId varint', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const a = await rawNewSession(t.port);
     open.push(a.socket);
     const got = await expectClosedAfter(
@@ -193,19 +188,19 @@ describe('edge handshake: refusals close the connection and log one line', () =>
   });
 
   it('closes on trailing bytes after a packet', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     expect(await expectClosedAfter(await connect(t.port), frame(Uint8Array.of(1, 2, 0)))).toHaveLength(0);
     await expectOneRefusal(/trailing/);
   });
 
   it('closes on an empty handshake packet', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     expect(await expectClosedAfter(await connect(t.port), frame(new Uint8Array(0)))).toHaveLength(0);
     await expectOneRefusal(/empty/);
   });
 
   it('closes on a client key that is not on the curve (compressed and uncompressed)', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const bad = offCurveKey();
     const got = await expectClosedAfter(
       await connect(t.port),
@@ -226,7 +221,7 @@ describe('edge handshake: refusals close the connection and log one line', () =>
   });
 
   it('closes on a key of the wrong length', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const got = await expectClosedAfter(
       await connect(t.port),
       hs({ type: 'ProtocolVersion', version: 2 }),
@@ -237,7 +232,7 @@ describe('edge handshake: refusals close the connection and log one line', () =>
   });
 
   it('closes on a handshake frame announced over the handshake cap, before its body arrives', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const q = await connect(t.port);
     q.socket.write(hs({ type: 'ProtocolVersion', version: 2 }));
     await q.next();
@@ -247,7 +242,7 @@ describe('edge handshake: refusals close the connection and log one line', () =>
   });
 
   it('closes a silent socket after the handshake timeout', async () => {
-    t = await startEdge({ limits: { handshakeTimeoutSecs: 0.3 } });
+    const t = await fx.start({ limits: { handshakeTimeoutSecs: 0.3 } });
     const q = await connect(t.port);
     const t0 = Date.now();
     await q.waitClosed(3000);
@@ -260,7 +255,7 @@ describe('edge handshake: refusals close the connection and log one line', () =>
   });
 
   it('closes a connection that stalls after ProtocolVersion within the handshake timeout', async () => {
-    t = await startEdge({ limits: { handshakeTimeoutSecs: 0.3 } });
+    const t = await fx.start({ limits: { handshakeTimeoutSecs: 0.3 } });
     const q = await connect(t.port);
     q.socket.write(hs({ type: 'ProtocolVersion', version: 2 }));
     await q.next();
@@ -270,7 +265,7 @@ describe('edge handshake: refusals close the connection and log one line', () =>
   });
 
   it('a completed handshake is not closed by the handshake timer', async () => {
-    t = await startEdge({ limits: { handshakeTimeoutSecs: 0.2 } });
+    const t = await fx.start({ limits: { handshakeTimeoutSecs: 0.2 } });
     const a = await rawNewSession(t.port);
     open.push(a.socket);
     await new Promise((r) => setTimeout(r, 400));
@@ -282,7 +277,7 @@ describe('edge handshake: refusals close the connection and log one line', () =>
   });
 
   it('refuses a resume of an id that was never issued, without a Challenge', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const err = await refused(rawResume(t.port, 42n, generateKeyPair()));
     expect(err.message).toMatch(/closed/);
     await expectOneRefusal(/unknown session 42/);

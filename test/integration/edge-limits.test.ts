@@ -1,32 +1,16 @@
 // Session-ending limits over loopback (PROTOCOL.md sec. 6): stale expiry, eviction of the oldest stale session,
 // the client frame cap, and a client that does not read (backpressure) which must not slow another.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Flag, encodeFirehose } from '../../src/io/firehose.js';
-import { frame, rawNewSession, rawResume, refused, sleep, text, waitFor, type RawSession } from '../helpers/wire.js';
-import { logsWith, startEdge, type TestEdge } from '../helpers/edge.js';
+import { frame, rawResume, refused, sleep, text, waitFor } from '../helpers/wire.js';
+import { logsWith, useEdgeFixture } from '../helpers/edge.js';
 
-let t: TestEdge | null = null;
-const open: Array<{ destroy(): void }> = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) s.destroy();
-  await t?.stop();
-  t = null;
-});
-
-async function newSession(): Promise<RawSession> {
-  const s = await rawNewSession(t!.port);
-  open.push(s.socket);
-  return s;
-}
-
-async function marker(c: RawSession, label: string): Promise<void> {
-  c.socket.write(frame(label));
-  await t!.master.expect((p) => p.id === c.id && p.flag === Flag.Data && text(p.data) === label, 3000, label);
-}
+const fx = useEdgeFixture();
+const { open, newSession, marker } = fx;
 
 describe('edge limits: stale sessions', () => {
   it('reaps a session stale past stale_timeout_secs with exactly one Failure, then refuses its resume', async () => {
-    t = await startEdge({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } });
+    const t = await fx.start({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } });
     const c = await newSession();
     const other = await newSession();
     const t0 = Date.now();
@@ -44,10 +28,10 @@ describe('edge limits: stale sessions', () => {
   });
 
   it('a session resumed before its timeout is not reaped later', async () => {
-    t = await startEdge({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } });
+    const t = await fx.start({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } });
     const c = await newSession();
     c.socket.destroy();
-    await waitFor(() => t!.edge.stats().stale === 1, 2000, 'stale');
+    await waitFor(() => t.edge.stats().stale === 1, 2000, 'stale');
     const r = await rawResume(t.port, c.id, c.keyPair);
     open.push(r.socket);
     await sleep(350);
@@ -56,16 +40,16 @@ describe('edge limits: stale sessions', () => {
   });
 
   it('with max_stale_clients = 1, a second stale session evicts the oldest with Failure "evicted"', async () => {
-    t = await startEdge({ clients: { maxStaleClients: 1 } });
+    const t = await fx.start({ clients: { maxStaleClients: 1 } });
     const a = await newSession();
     const b = await newSession();
     a.socket.destroy();
-    await waitFor(() => t!.edge.stats().stale === 1, 2000, 'a stale');
+    await waitFor(() => t.edge.stats().stale === 1, 2000, 'a stale');
     b.socket.destroy();
     const f = await t.master.expect((p) => p.flag === Flag.Failure, 3000, 'eviction');
     expect(f.id).toBe(a.id);
     expect(text(f.data)).toBe('evicted');
-    await waitFor(() => t!.edge.sessions.size === 1, 2000, 'a gone');
+    await waitFor(() => t.edge.sessions.size === 1, 2000, 'a gone');
     expect(t.edge.stats().stale).toBe(1);
     await refused(rawResume(t.port, a.id, a.keyPair));
     const r = await rawResume(t.port, b.id, b.keyPair);
@@ -78,7 +62,7 @@ describe('edge limits: stale sessions', () => {
 
 describe('edge limits: client frame cap', () => {
   it('closes a client announcing a frame over max_frame_size and ends its session with "frame too large"', async () => {
-    t = await startEdge({ limits: { maxFrameSize: 1000 } });
+    const t = await fx.start({ limits: { maxFrameSize: 1000 } });
     const c = await newSession();
     c.socket.write(frame(Buffer.alloc(1000, 1)));
     const ok = await t.master.expect((p) => p.id === c.id && p.flag === Flag.Data);
@@ -97,7 +81,7 @@ describe('edge limits: client frame cap', () => {
   });
 
   it('forwards the frames before an oversize one in the same write, then ends the session', async () => {
-    t = await startEdge({ limits: { maxFrameSize: 100 } });
+    const t = await fx.start({ limits: { maxFrameSize: 100 } });
     const c = await newSession();
     c.socket.write(Buffer.concat([frame('a'), frame('b'), frame(Buffer.alloc(101))]));
     await c.q.waitClosed(2000);
@@ -108,7 +92,7 @@ describe('edge limits: client frame cap', () => {
 
 describe('edge limits: a client that does not read', () => {
   it('is disconnected and goes stale (then resumable) while another client receives everything in order', async () => {
-    t = await startEdge({
+    const t = await fx.start({
       clients: { channelCapacityBytes: 64 * 1024, missedPacketsBufferSize: 100_000, missedPacketsBufferBytes: 64 * 1024 * 1024 },
     });
     const slow = await newSession();
@@ -128,14 +112,14 @@ describe('edge limits: a client that does not read', () => {
       await sleep(1);
       if (t.edge.stats().stale === 1) break;
     }
-    await waitFor(() => t!.edge.stats().stale === 1, 5000, 'the slow client to go stale');
+    await waitFor(() => t.edge.stats().stale === 1, 5000, 'the slow client to go stale');
     for (let i = 0; i < 20; i++) t.master.send(fast.id, Flag.Data, Buffer.from(`f${sent++}`));
     await fast.q.until(() => fast.q.frames.length >= sent, 5000, 'all fast packets');
     expect(fast.q.frames.map(text)).toEqual(Array.from({ length: sent }, (_, i) => `f${i}`));
     expect(fast.q.closed).toBe(false);
     expect(logsWith(t, 'client.overflow').length).toBe(1);
     expect(String(logsWith(t, 'client.overflow')[0]!.reason)).toMatch(/bytes/);
-    await waitFor(() => t!.edge.stats().openSockets === 1, 2000, 'the slow socket closed by the edge');
+    await waitFor(() => t.edge.stats().openSockets === 1, 2000, 'the slow socket closed by the edge');
     expect(t.master.forId(slow.id).filter((p) => p.flag === Flag.Failure)).toHaveLength(0);
     // The slow client reconnects: its session is there, stale, resumable.
     slow.socket.destroy();
@@ -145,7 +129,7 @@ describe('edge limits: a client that does not read', () => {
   });
 
   it('with a small packet capacity, a non-reading client is cut off by packet count', async () => {
-    t = await startEdge({ clients: { channelCapacity: 64, missedPacketsBufferSize: 100_000, missedPacketsBufferBytes: 64 * 1024 * 1024 } });
+    const t = await fx.start({ clients: { channelCapacity: 64, missedPacketsBufferSize: 100_000, missedPacketsBufferBytes: 64 * 1024 * 1024 } });
     const slow = await newSession();
     const fast = await newSession();
     slow.socket.pause();
@@ -160,7 +144,7 @@ describe('edge limits: a client that does not read', () => {
       t.master.sendRaw(Buffer.concat(out));
       await sleep(5);
     }
-    await waitFor(() => t!.edge.stats().stale === 1, 5000, 'the slow client to go stale');
+    await waitFor(() => t.edge.stats().stale === 1, 5000, 'the slow client to go stale');
     await fast.q.until(() => fast.q.frames.length >= sent, 5000, 'all fast packets');
     expect(fast.q.frames.map(text)).toEqual(Array.from({ length: sent }, (_, i) => `g${i}`));
     expect(String(logsWith(t, 'client.overflow')[0]!.reason)).toMatch(/64 packets/);
@@ -170,16 +154,16 @@ describe('edge limits: a client that does not read', () => {
 describe('edge limits: connections', () => {
   async function dialed(): Promise<import('../helpers/wire.js').FrameQueue> {
     const { dial, FrameQueue } = await import('../helpers/wire.js');
-    const s = await dial(t!.port);
+    const s = await dial(fx.t.port);
     open.push(s);
     return new FrameQueue(s);
   }
 
   it('refuses connections past max_connections_per_address, and accepts again once one closes', async () => {
-    t = await startEdge({ limits: { maxConnectionsPerAddress: 2 } });
+    const t = await fx.start({ limits: { maxConnectionsPerAddress: 2 } });
     const a = await newSession();
     const b = await dialed();
-    await waitFor(() => t!.edge.stats().handshaking === 1, 2000, 'b pending');
+    await waitFor(() => t.edge.stats().handshaking === 1, 2000, 'b pending');
     const c = await dialed();
     await c.waitClosed(2000);
     const lines = logsWith(t, 'connection.refused');
@@ -188,14 +172,14 @@ describe('edge limits: connections', () => {
     expect(String(lines[0]!.reason)).toMatch(/per-address/);
     b.socket.destroy();
     a.socket.destroy();
-    await waitFor(() => t!.edge.stats().openSockets === 0, 2000, 'closed');
+    await waitFor(() => t.edge.stats().openSockets === 0, 2000, 'closed');
     const d = await newSession();
     const e = await newSession();
     expect([d.id, e.id]).toEqual([2n, 3n]);
   });
 
   it('refuses connections past max_connections', async () => {
-    t = await startEdge({ limits: { maxConnections: 1 } });
+    const t = await fx.start({ limits: { maxConnections: 1 } });
     await newSession();
     const c = await dialed();
     await c.waitClosed(2000);
@@ -203,9 +187,9 @@ describe('edge limits: connections', () => {
   });
 
   it('refuses handshakes past max_handshakes_in_flight', async () => {
-    t = await startEdge({ limits: { maxHandshakesInFlight: 1 } });
+    const t = await fx.start({ limits: { maxHandshakesInFlight: 1 } });
     const a = await dialed();
-    await waitFor(() => t!.edge.stats().handshaking === 1, 2000, 'a pending');
+    await waitFor(() => t.edge.stats().handshaking === 1, 2000, 'a pending');
     const b = await dialed();
     await b.waitClosed(2000);
     expect(String(logsWith(t, 'connection.refused')[0]!.reason)).toMatch(/handshakes in flight/);
@@ -213,7 +197,7 @@ describe('edge limits: connections', () => {
   });
 
   it('refuses new connections over the per-address rate', async () => {
-    t = await startEdge({ limits: { newConnectionsBurst: 2, newConnectionsPerAddressPerSec: 0.001 } });
+    const t = await fx.start({ limits: { newConnectionsBurst: 2, newConnectionsPerAddressPerSec: 0.001 } });
     await newSession();
     await newSession();
     const c = await dialed();
@@ -224,12 +208,12 @@ describe('edge limits: connections', () => {
 
 describe('edge limits: max_stale_clients = 0', () => {
   it('evicts a session the moment it goes stale, with one Failure "evicted"', async () => {
-    t = await startEdge({ clients: { maxStaleClients: 0 } });
+    const t = await fx.start({ clients: { maxStaleClients: 0 } });
     const c = await newSession();
     c.socket.destroy();
     const f = await t.master.expect((p) => p.id === c.id && p.flag === Flag.Failure);
     expect(text(f.data)).toBe('evicted');
-    await waitFor(() => t!.edge.sessions.size === 0, 2000, 'gone');
+    await waitFor(() => t.edge.sessions.size === 0, 2000, 'gone');
     await sleep(100);
     expect(t.master.forId(c.id)).toHaveLength(1);
   });
@@ -237,7 +221,7 @@ describe('edge limits: max_stale_clients = 0', () => {
 
 describe('edge limits: payloads near 8 MiB with the default caps', () => {
   it('carries a client payload of 8,388,599 bytes to the master and a master payload of the same size to the client', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     const big = Buffer.alloc(8_388_599);
     for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;

@@ -1,25 +1,12 @@
 // The master link over loopback (PROTOCOL.md sec. 5, 7): starting with no master, losing and regaining it with
 // clients kept and their traffic held in order, Failure/Reconnection held too, and a clean shutdown.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
-import { frame, freePort, rawNewSession, rawResume, RawMaster, sleep, text, waitFor, type RawSession } from '../helpers/wire.js';
-import { startEdge, type TestEdge } from '../helpers/edge.js';
+import { frame, freePort, rawResume, RawMaster, sleep, text, waitFor } from '../helpers/wire.js';
+import { useEdgeFixture } from '../helpers/edge.js';
 
-let t: TestEdge | null = null;
-const masters: RawMaster[] = [];
-const open: Array<{ destroy(): void }> = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) s.destroy();
-  await t?.stop();
-  t = null;
-  for (const m of masters.splice(0)) await m.close();
-});
-
-async function newSession(): Promise<RawSession> {
-  const s = await rawNewSession(t!.port);
-  open.push(s.socket);
-  return s;
-}
+const fx = useEdgeFixture();
+const { open, masters, newSession } = fx;
 
 function summary(m: RawMaster): string[] {
   return m
@@ -30,7 +17,7 @@ function summary(m: RawMaster): string[] {
 describe('edge master link', () => {
   it('starts with no master, accepts clients, holds their data and delivers it in order once the master is up', async () => {
     const port = await freePort();
-    t = await startEdge({}, { masterPort: port });
+    const t = await fx.start({}, { masterPort: port });
     await sleep(100); // several failed dials
     expect(t.edge.stats().masterConnected).toBe(false);
     const a = await newSession();
@@ -39,7 +26,7 @@ describe('edge master link', () => {
       a.socket.write(frame(`a${i}`));
       b.socket.write(frame(`b${i}`));
     }
-    await waitFor(() => t!.edge.stats().heldForMaster === 100, 3000, 'all held');
+    await waitFor(() => t.edge.stats().heldForMaster === 100, 3000, 'all held');
     const m = new RawMaster();
     masters.push(m);
     await m.listen(port);
@@ -55,16 +42,16 @@ describe('edge master link', () => {
   });
 
   it('keeps clients connected when the master drops, reconnects, and delivers data sent meanwhile in order', async () => {
-    t = await startEdge({ master: { reconnectMinMs: 20, reconnectMaxMs: 50 } });
+    const t = await fx.start({ master: { reconnectMinMs: 20, reconnectMaxMs: 50 } });
     const port = t.master.port;
     const a = await newSession();
     a.socket.write(frame('before'));
     await t.master.expect((p) => p.id === a.id && text(p.data) === 'before');
     // The master goes away entirely (socket and listener).
     await t.master.close();
-    await waitFor(() => !t!.edge.stats().masterConnected, 3000, 'the edge to notice');
+    await waitFor(() => !t.edge.stats().masterConnected, 3000, 'the edge to notice');
     for (let i = 0; i < 20; i++) a.socket.write(frame(`held${i}`));
-    await waitFor(() => t!.edge.stats().heldForMaster === 20, 3000, 'held');
+    await waitFor(() => t.edge.stats().heldForMaster === 20, 3000, 'held');
     await sleep(100); // a few failed redials
     expect(a.q.closed).toBe(false);
     const m = new RawMaster();
@@ -80,20 +67,20 @@ describe('edge master link', () => {
   });
 
   it('reconnects after the master closes only its socket, and data keeps flowing in order', async () => {
-    t = await startEdge({ master: { reconnectMinMs: 20, reconnectMaxMs: 50 } });
+    const t = await fx.start({ master: { reconnectMinMs: 20, reconnectMaxMs: 50 } });
     const a = await newSession();
     const first = t.master.socket!;
     first.destroy();
-    await waitFor(() => t!.master.connections === 2 && t!.edge.stats().masterConnected, 3000, 'reconnect');
+    await waitFor(() => t.master.connections === 2 && t.edge.stats().masterConnected, 3000, 'reconnect');
     for (let i = 0; i < 10; i++) a.socket.write(frame(`x${i}`));
-    await waitFor(() => t!.master.forId(a.id).length === 10, 3000, 'data after reconnect');
+    await waitFor(() => t.master.forId(a.id).length === 10, 3000, 'data after reconnect');
     expect(t.master.forId(a.id).map((p) => text(p.data))).toEqual(Array.from({ length: 10 }, (_, i) => `x${i}`));
     t.master.send(a.id, Flag.Data, Buffer.from('down'));
     expect(text(await a.q.next())).toBe('down');
   });
 
   it('holds Failure and Reconnection produced while the master is down, in order with the data', async () => {
-    t = await startEdge({
+    const t = await fx.start({
       master: { reconnectMinMs: 20, reconnectMaxMs: 50 },
       clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 },
       limits: { maxFrameSize: 100 },
@@ -103,18 +90,18 @@ describe('edge master link', () => {
     const b = await newSession(); // expires while the master is down
     const c = await newSession(); // sends an oversize frame while the master is down
     await t.master.close();
-    await waitFor(() => !t!.edge.stats().masterConnected, 3000, 'the edge to notice');
+    await waitFor(() => !t.edge.stats().masterConnected, 3000, 'the edge to notice');
     a.socket.write(frame('a-before'));
-    await waitFor(() => t!.edge.stats().heldForMaster === 1, 3000, 'held a-before');
+    await waitFor(() => t.edge.stats().heldForMaster === 1, 3000, 'held a-before');
     a.socket.destroy();
     b.socket.destroy();
     c.socket.write(Buffer.concat([frame('c-last'), frame(Buffer.alloc(101))]));
     await c.q.waitClosed(2000);
-    await waitFor(() => t!.edge.stats().stale === 2, 2000, 'a and b stale');
+    await waitFor(() => t.edge.stats().stale === 2, 2000, 'a and b stale');
     const r = await rawResume(t.port, a.id, a.keyPair, { extra: frame('a-after') });
     open.push(r.socket);
-    await waitFor(() => !t!.edge.sessions.has(Number(b.id)), 3000, 'b reaped');
-    await waitFor(() => t!.edge.stats().heldForMaster === 6, 3000, 'six held');
+    await waitFor(() => !t.edge.sessions.has(Number(b.id)), 3000, 'b reaped');
+    await waitFor(() => t.edge.stats().heldForMaster === 6, 3000, 'six held');
     const m = new RawMaster();
     masters.push(m);
     await m.listen(port);
@@ -129,7 +116,7 @@ describe('edge master link', () => {
 describe('edge master link: backpressure', () => {
   it('with the master down, stops reading clients past master.channel_capacity and delivers everything in order later', async () => {
     const port = await freePort();
-    t = await startEdge({ master: { channelCapacity: 10 } }, { masterPort: port });
+    const t = await fx.start({ master: { channelCapacity: 10 } }, { masterPort: port });
     const a = await newSession();
     const N = 2000;
     // 1 KiB frames: one socket read (at most 64 KiB) can never hold all N of them.
@@ -151,7 +138,7 @@ describe('edge master link: backpressure', () => {
   });
 
   it('with a master that does not read, stops reading clients instead of buffering without bound; resumes when it reads', async () => {
-    t = await startEdge({ master: { channelCapacityBytes: 1 << 20 } });
+    const t = await fx.start({ master: { channelCapacityBytes: 1 << 20 } });
     const a = await newSession();
     t.master.socket!.pause();
     const chunk = Buffer.alloc(1024, 0x63);
@@ -164,7 +151,7 @@ describe('edge master link: backpressure', () => {
     // The edge stopped reading: most of the 30 MiB still waits in the client's own socket.
     expect(a.socket.writableLength).toBeGreaterThan(5 * 1024 * 1024);
     t.master.socket!.resume();
-    await waitFor(() => t!.master.drain().length === N, 10_000, 'everything delivered');
+    await waitFor(() => t.master.drain().length === N, 10_000, 'everything delivered');
     const ids = t.master.forId(a.id).map((p) => Buffer.from(p.data).readUInt32LE(0));
     expect(ids).toEqual(Array.from({ length: N }, (_, i) => i));
   });
@@ -172,7 +159,7 @@ describe('edge master link: backpressure', () => {
 
 describe('edge master link: traffic across a drop', () => {
   it('a client streaming through a master drop: the new connection gets a contiguous, in-order run up to the end', async () => {
-    t = await startEdge({ master: { reconnectMinMs: 20, reconnectMaxMs: 50 } });
+    const t = await fx.start({ master: { reconnectMinMs: 20, reconnectMaxMs: 50 } });
     const port = t.master.port;
     const a = await newSession();
     const N = 3000;

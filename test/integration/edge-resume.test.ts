@@ -1,52 +1,36 @@
 // Reconnects over loopback (PROTOCOL.md sec. 3, 6, 7): same id, Reconnection first, refusals that leave the
 // session stale, takeover of a half-open socket, the failed-resume rate limit, and replay of missed packets.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
 import { deriveSessionKey, generateKeyPair, open as open_, seal } from '../../src/io/crypto.js';
 import { decodeHandshake } from '../../src/io/handshake.js';
-import { dial, frame, FrameQueue, hs, rawNewSession, rawResume, refused, sleep, text, waitFor, type RawSession } from '../helpers/wire.js';
-import { logsWith, startEdge, type TestEdge } from '../helpers/edge.js';
+import { dial, frame, FrameQueue, hs, rawResume, refused, sleep, text, waitFor, type RawSession } from '../helpers/wire.js';
+import { logsWith, useEdgeFixture } from '../helpers/edge.js';
 
-let t: TestEdge | null = null;
-const open: Array<{ destroy(): void }> = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) s.destroy();
-  await t?.stop();
-  t = null;
-});
-
-async function newSession(): Promise<RawSession> {
-  const s = await rawNewSession(t!.port);
-  open.push(s.socket);
-  return s;
-}
+const fx = useEdgeFixture();
+const { open, newSession, marker } = fx;
 
 async function resume(id: bigint, c: RawSession, opts: Parameters<typeof rawResume>[3] = {}): Promise<RawSession> {
-  const r = await rawResume(t!.port, id, c.keyPair, opts);
+  const r = await rawResume(fx.t.port, id, c.keyPair, opts);
   open.push(r.socket);
   return r;
 }
 
 async function goStale(c: RawSession, stale = 1): Promise<void> {
   c.socket.destroy();
-  await waitFor(() => t!.edge.stats().stale === stale, 2000, 'the session to go stale');
+  await waitFor(() => fx.t.edge.stats().stale === stale, 2000, 'the session to go stale');
 }
 
 /** Kinds and payloads of the master's packets for `id`, e.g. ['D:a', 'R', 'F:stale timeout']. */
 function seen(id: bigint): string[] {
-  return t!.master.forId(id).map((p) =>
+  return fx.t.master.forId(id).map((p) =>
     p.flag === Flag.Data ? `D:${text(p.data)}` : p.flag === Flag.Failure ? `F:${text(p.data)}` : p.flag === Flag.Reconnection ? 'R' : 'K',
   );
 }
 
-async function marker(c: RawSession, label: string): Promise<void> {
-  c.socket.write(frame(label));
-  await t!.master.expect((p) => p.id === c.id && p.flag === Flag.Data && text(p.data) === label, 3000, label);
-}
-
 describe('edge resume', () => {
   it('resumes under the same id; Reconnection reaches the master before data sent with the Ping', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     c.socket.write(frame('before'));
     await marker(c, 'before-2');
@@ -62,7 +46,7 @@ describe('edge resume', () => {
   });
 
   it('resumes a second and a third time under the same id', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     let cur: RawSession = c;
     for (let i = 1; i <= 3; i++) {
@@ -79,7 +63,7 @@ describe('edge resume', () => {
   });
 
   it('refuses a resume of an unknown id and hands out no new id for it', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     await refused(rawResume(t.port, 7n, c.keyPair));
     await refused(rawResume(t.port, 0n, c.keyPair));
@@ -90,12 +74,12 @@ describe('edge resume', () => {
   });
 
   it('refuses a response sealed with the wrong key; the session stays stale and resumes with the right key', async () => {
-    t = await startEdge({ clients: { missedPacketsBufferSize: 8 } });
+    const t = await fx.start({ clients: { missedPacketsBufferSize: 8 } });
     const c = await newSession();
     await goStale(c);
     t.master.send(c.id, Flag.Data, Buffer.from('missed'));
     await refused(resume(c.id, c, { wrongKey: true }));
-    await waitFor(() => t!.edge.stats().stale === 1 && t!.edge.stats().handshaking === 0, 2000, 'back to stale');
+    await waitFor(() => t.edge.stats().stale === 1 && t.edge.stats().handshaking === 0, 2000, 'back to stale');
     expect(logsWith(t, 'handshake.refused')).toHaveLength(1);
     expect(seen(c.id)).toEqual([]);
     const r = await resume(c.id, c);
@@ -104,12 +88,12 @@ describe('edge resume', () => {
   });
 
   it('refuses a reflected challenge (the Challenge blob sent back as the response)', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     await goStale(c);
     // An attacker who knows only the id: no key at all.
     await refused(rawResume(t.port, c.id, generateKeyPair(), { reflect: true }));
-    await waitFor(() => logsWith(t!, 'handshake.refused').length === 1, 2000, 'refusal');
+    await waitFor(() => logsWith(t, 'handshake.refused').length === 1, 2000, 'refusal');
     expect(String(logsWith(t, 'handshake.refused')[0]!.reason)).toMatch(/reflected/);
     expect(t.edge.stats().stale).toBe(1);
     expect(seen(c.id)).toEqual([]);
@@ -117,7 +101,7 @@ describe('edge resume', () => {
   });
 
   it('closes a resume whose Ping never comes after the handshake timeout; the session stays stale', async () => {
-    t = await startEdge({ limits: { handshakeTimeoutSecs: 0.3 } });
+    const t = await fx.start({ limits: { handshakeTimeoutSecs: 0.3 } });
     const c = await newSession();
     await goStale(c);
     const t0 = Date.now();
@@ -132,7 +116,7 @@ describe('edge resume', () => {
   });
 
   it('a failed resume keeps the stale clock running from the original disconnect', async () => {
-    t = await startEdge({ clients: { staleTimeoutSecs: 0.4, staleReapIntervalSecs: 0.05 } });
+    const t = await fx.start({ clients: { staleTimeoutSecs: 0.4, staleReapIntervalSecs: 0.05 } });
     const c = await newSession();
     const t0 = Date.now();
     await goStale(c);
@@ -145,7 +129,7 @@ describe('edge resume', () => {
   });
 
   it('takes over a half-open session: the old socket is closed and data flows on the new one only', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     await marker(c, 'old-1');
     // The old socket stays open: to the edge the session still looks live.
@@ -165,7 +149,7 @@ describe('edge resume', () => {
   });
 
   it('a failed takeover leaves the session live on its old socket', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     await refused(resume(c.id, c, { wrongKey: true }));
     expect(c.q.closed).toBe(false);
@@ -176,14 +160,14 @@ describe('edge resume', () => {
   });
 
   it('rate-limits failed resumes per id: further attempts are refused even with the right key', async () => {
-    t = await startEdge({ limits: { failedResumesPerIdPerMin: 2 } });
+    const t = await fx.start({ limits: { failedResumesPerIdPerMin: 2 } });
     const c = await newSession();
     await goStale(c);
     await refused(resume(c.id, c, { wrongKey: true }));
     await refused(resume(c.id, c, { wrongKey: true }));
     const err = await refused(resume(c.id, c));
     expect(err.message).toMatch(/closed/);
-    await waitFor(() => logsWith(t!, 'handshake.refused').length === 3, 2000, 'three refusals');
+    await waitFor(() => logsWith(t, 'handshake.refused').length === 3, 2000, 'three refusals');
     expect(String(logsWith(t, 'handshake.refused')[2]!.reason)).toMatch(/too many failed resumes/);
     expect(t.edge.stats().stale).toBe(1);
     // Another session is not affected.
@@ -195,11 +179,11 @@ describe('edge resume', () => {
 
 describe('edge resume: replay of missed packets', () => {
   it('delivers packets sent while stale after the Ping, in order, before live data', async () => {
-    t = await startEdge({ clients: { missedPacketsBufferSize: 16 } });
+    const t = await fx.start({ clients: { missedPacketsBufferSize: 16 } });
     const c = await newSession();
     await goStale(c);
     for (let i = 0; i < 5; i++) t.master.send(c.id, Flag.Data, Buffer.from(`missed-${i}`));
-    await waitFor(() => t!.edge.sessions.get(1)?.missed?.length === 5, 2000, 'five missed');
+    await waitFor(() => t.edge.sessions.get(1)?.missed?.length === 5, 2000, 'five missed');
     const r = await resume(c.id, c);
     t.master.send(c.id, Flag.Data, Buffer.from('live'));
     const got: string[] = [];
@@ -208,7 +192,7 @@ describe('edge resume: replay of missed packets', () => {
   });
 
   it('delivers master data that arrives during the challenge, in order, none lost or doubled', async () => {
-    t = await startEdge({ clients: { missedPacketsBufferSize: 16 } });
+    const t = await fx.start({ clients: { missedPacketsBufferSize: 16 } });
     const c = await newSession();
     await goStale(c);
     t.master.send(c.id, Flag.Data, Buffer.from('m0'));
@@ -216,9 +200,9 @@ describe('edge resume: replay of missed packets', () => {
     const r = await resume(c.id, c, {
       onChallenge: async () => {
         // The Challenge is here; the edge waits for the response. Master data now must be kept.
-        for (let i = 1; i <= 3; i++) t!.master.send(c.id, Flag.Data, Buffer.from(`m${i}`));
-        await waitFor(() => (t!.edge.sessions.get(1)?.missed?.length ?? 0) === 4, 2000, 'kept during the challenge');
-        during = t!.edge.sessions.get(1)!.missed!.length;
+        for (let i = 1; i <= 3; i++) t.master.send(c.id, Flag.Data, Buffer.from(`m${i}`));
+        await waitFor(() => (t.edge.sessions.get(1)?.missed?.length ?? 0) === 4, 2000, 'kept during the challenge');
+        during = t.edge.sessions.get(1)!.missed!.length;
       },
     });
     expect(during).toBe(4);
@@ -233,7 +217,7 @@ describe('edge resume: replay of missed packets', () => {
   });
 
   it('one more packet than the buffer holds reaps the session with exactly one Failure', async () => {
-    t = await startEdge({ clients: { missedPacketsBufferSize: 3 } });
+    const t = await fx.start({ clients: { missedPacketsBufferSize: 3 } });
     const c = await newSession();
     const other = await newSession();
     await goStale(c);
@@ -248,7 +232,7 @@ describe('edge resume: replay of missed packets', () => {
   });
 
   it('with missed_packets_buffer_size = 0, master data for a stale session reaps it at once', async () => {
-    t = await startEdge({ clients: { missedPacketsBufferSize: 0 } });
+    const t = await fx.start({ clients: { missedPacketsBufferSize: 0 } });
     const c = await newSession();
     await goStale(c);
     t.master.send(c.id, Flag.Data, Buffer.from('x'));
@@ -261,14 +245,14 @@ describe('edge resume: replay of missed packets', () => {
   });
 
   it('with missed_packets_buffer_size = 0, master data during the challenge reaps the session and closes the attempt', async () => {
-    t = await startEdge({ clients: { missedPacketsBufferSize: 0 } });
+    const t = await fx.start({ clients: { missedPacketsBufferSize: 0 } });
     const c = await newSession();
     await goStale(c);
     await refused(
       resume(c.id, c, {
         onChallenge: async () => {
-          t!.master.send(c.id, Flag.Data, Buffer.from('x'));
-          await t!.master.expect((p) => p.id === c.id && p.flag === Flag.Failure);
+          t.master.send(c.id, Flag.Data, Buffer.from('x'));
+          await t.master.expect((p) => p.id === c.id && p.flag === Flag.Failure);
         },
       }),
     );
@@ -279,14 +263,14 @@ describe('edge resume: replay of missed packets', () => {
 
 describe('edge resume: takeover races', () => {
   it('old socket closing during the takeover challenge: data kept while away is replayed on the new socket', async () => {
-    t = await startEdge({ clients: { missedPacketsBufferSize: 8 } });
+    const t = await fx.start({ clients: { missedPacketsBufferSize: 8 } });
     const c = await newSession();
     const r = await resume(c.id, c, {
       onChallenge: async () => {
         c.socket.destroy();
-        await waitFor(() => t!.edge.stats().stale === 1, 2000, 'away while challenged');
-        t!.master.send(c.id, Flag.Data, Buffer.from('while-away'));
-        await waitFor(() => t!.edge.sessions.get(1)?.missed?.length === 1, 2000, 'kept');
+        await waitFor(() => t.edge.stats().stale === 1, 2000, 'away while challenged');
+        t.master.send(c.id, Flag.Data, Buffer.from('while-away'));
+        await waitFor(() => t.edge.sessions.get(1)?.missed?.length === 1, 2000, 'kept');
       },
     });
     expect(text(await r.q.next())).toBe('while-away');
@@ -295,12 +279,12 @@ describe('edge resume: takeover races', () => {
   });
 
   it('a second reconnect while one is being challenged is refused; the first still passes', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     await goStale(c);
     const r = await resume(c.id, c, {
       onChallenge: async () => {
-        await refused(rawResume(t!.port, c.id, c.keyPair));
+        await refused(rawResume(t.port, c.id, c.keyPair));
       },
     });
     await marker(r, 'first-wins');
@@ -311,7 +295,7 @@ describe('edge resume: takeover races', () => {
 describe('edge resume: out-of-turn packets during a reconnect', () => {
   /** Dials, asks to resume `id`, waits for the Challenge; returns the queue and the challenge blob. */
   async function challenged(id: bigint): Promise<{ q: FrameQueue; blob: Uint8Array }> {
-    const s = await dial(t!.port);
+    const s = await dial(fx.t.port);
     open.push(s);
     const q = new FrameQueue(s);
     s.write(hs({ type: 'ProtocolVersion', version: 2 }));
@@ -348,14 +332,14 @@ describe('edge resume: out-of-turn packets during a reconnect', () => {
   ];
 
   it.each(cases)('%s closes the connection and leaves the session stale', async (_name, bytes, reason) => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     await goStale(c);
     const { q, blob } = await challenged(c.id);
     q.socket.write(bytes(c, blob));
     await q.waitClosed(2000);
     expect(q.frames).toHaveLength(0); // no Ping
-    await waitFor(() => logsWith(t!, 'handshake.refused').length === 1, 2000, 'refusal');
+    await waitFor(() => logsWith(t, 'handshake.refused').length === 1, 2000, 'refusal');
     expect(String(logsWith(t, 'handshake.refused')[0]!.reason)).toMatch(reason);
     expect(t.edge.stats()).toMatchObject({ sessions: 1, stale: 1, handshaking: 0 });
     expect(t.master.forId(c.id)).toEqual([]);
@@ -365,7 +349,7 @@ describe('edge resume: out-of-turn packets during a reconnect', () => {
   });
 
   it('accepts the response and the Ping in separate writes, split at every byte boundary of the Ping frame', async () => {
-    t = await startEdge();
+    const t = await fx.start();
     const c = await newSession();
     await goStale(c);
     const { q, blob } = await challenged(c.id);

@@ -1,19 +1,12 @@
 // Shutdown over loopback: edge.stop() closes client sockets and the master connection, resolves, and leaves no
 // open handles behind (sockets, servers, timers).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
 import { dial, frame, FrameQueue, freePort, rawNewSession, RawMaster, sleep, text, waitFor } from '../helpers/wire.js';
-import { startEdge, type TestEdge } from '../helpers/edge.js';
+import { startEdge, useEdgeFixture } from '../helpers/edge.js';
 
-let t: TestEdge | null = null;
-const masters: RawMaster[] = [];
-const open: Array<{ destroy(): void }> = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) s.destroy();
-  await t?.stop();
-  t = null;
-  for (const m of masters.splice(0)) await m.close();
-});
+const fx = useEdgeFixture();
+const { open, masters } = fx;
 
 const tcpHandles = (): string[] => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP'));
 
@@ -108,7 +101,7 @@ describe('edge shutdown', () => {
 
   it('stop() resolves while the master is unreachable', async () => {
     const port = await freePort();
-    t = await startEdge({}, { masterPort: port });
+    const t = await fx.start({}, { masterPort: port });
     const a = await rawNewSession(t.port);
     open.push(a.socket);
     a.socket.write(frame('held'));
