@@ -127,6 +127,8 @@ export class Edge implements HandshakeHost {
       capacity: o.config.master.channelCapacity,
       capacityBytes: o.config.master.channelCapacityBytes,
       connectTimeoutMs: 5_000,
+      // Master packets carry client payloads: the client cap (at least the original's 8 MiB) plus the tag.
+      maxFrame: Math.max(o.config.limits.maxFrameSize, 8 * 1024 * 1024) + TAG_SIZE,
       log: this.log,
       onFrame: (f) => this.#onMasterFrame(f),
       onConnected: () => this.#supervisor.send({ type: 'master.connected' }),
@@ -722,7 +724,14 @@ function onHandshakeTimeout(p: PendingConnection): void {
 
 // Module-level listeners shared by every client socket: the owner is found by symbol, no closure per socket.
 function onSocketData(this: ClientSocket, chunk: Buffer): void {
-  this[kEdge]!.onClientData(this, chunk);
+  const edge = this[kEdge]!;
+  try {
+    edge.onClientData(this, chunk);
+  } catch (err) {
+    // A bug must cost one connection, never the daemon: log it and close this socket.
+    edge.log.error({ address: this.remoteAddress, err: err instanceof Error ? err.stack : String(err) }, 'client.data_failed');
+    this.destroy();
+  }
 }
 
 function onSocketClose(this: ClientSocket): void {

@@ -1,7 +1,7 @@
 // The firehose to the master: one socket, a batched writer, a bounded hold queue while the link is down,
 // and backpressure that pauses client reads instead of buffering without limit.
 import net from 'node:net';
-import { FrameDecoder, MAX_U32 } from '../io/framing.js';
+import { FrameDecoder } from '../io/framing.js';
 import { FrameWriter } from '../io/writer.js';
 import { Flag, TAG_SIZE, writeTaggedHeader } from '../io/firehose.js';
 import type { HostPort } from '../config/schema.js';
@@ -13,6 +13,8 @@ export interface MasterLinkOptions {
   capacity: number;
   capacityBytes: number;
   connectTimeoutMs: number;
+  /** Largest frame accepted from the master; a larger announced length is a protocol error that drops the link. */
+  maxFrame: number;
   log: Logger;
   /** A frame from the master (payload view). */
   onFrame: (payload: Uint8Array) => void;
@@ -28,7 +30,7 @@ export class MasterLink {
   readonly #o: MasterLinkOptions;
   #socket: net.Socket | null = null;
   #writer: FrameWriter | null = null;
-  #decoder = new FrameDecoder(MAX_U32);
+  #decoder: FrameDecoder;
   #connected = false;
   /** Framed packets held while the link is down, in order. */
   #held: Uint8Array[] = [];
@@ -45,6 +47,7 @@ export class MasterLink {
   constructor(o: MasterLinkOptions) {
     this.#o = o;
     this.#capBytes = Math.max(o.capacityBytes, 1 << 20);
+    this.#decoder = new FrameDecoder(o.maxFrame);
   }
 
   get connected(): boolean {
@@ -70,7 +73,7 @@ export class MasterLink {
       sock.setTimeout(0);
       this.#connected = true;
       this.#writer = new FrameWriter(sock);
-      this.#decoder = new FrameDecoder(MAX_U32);
+      this.#decoder = new FrameDecoder(this.#o.maxFrame);
       this.#o.onConnected();
     });
     sock.on('timeout', () => {
@@ -84,11 +87,19 @@ export class MasterLink {
         const f = this.#decoder.next();
         if (f === null) break;
         if (f instanceof Error) {
+          this.#o.log.warn({ reason: f.message }, 'master.protocol_error: dropping the link');
           this.#fail(sock, f.message);
           return;
         }
         this.packetsIn++;
-        this.#o.onFrame(f);
+        try {
+          this.#o.onFrame(f);
+        } catch (err) {
+          // A bug on the routing path must not take the edge down: log it, drop this link, reconnect.
+          this.#o.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'master.frame_failed');
+          this.#fail(sock, 'internal error while routing a master packet');
+          return;
+        }
         if (this.#socket !== sock) return;
       }
     });

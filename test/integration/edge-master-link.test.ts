@@ -15,6 +15,21 @@ function summary(m: RawMaster): string[] {
 }
 
 describe('edge master link', () => {
+  it('drops a master link that announces a frame over its cap, keeps the clients and reconnects', async () => {
+    const t = await fx.start({ master: { reconnectMinMs: 20, reconnectMaxMs: 50 } });
+    const a = await newSession();
+    // 8 MiB + 9 is the largest tagged frame the edge reads from the master; announce one byte more.
+    const header = Buffer.alloc(4);
+    header.writeUInt32LE(8 * 1024 * 1024 + 10, 0);
+    t.master.sendRaw(header);
+    await waitFor(() => t.master.connections === 2, 5000, 'the edge to redial');
+    expect(t.logs.some((l) => String(l.msg).startsWith('master.protocol_error'))).toBe(true);
+    expect(a.q.closed).toBe(false);
+    await t.master.connected();
+    t.master.send(a.id, Flag.Data, Buffer.from('after'));
+    expect(text(await a.q.next())).toBe('after');
+  });
+
   it('starts with no master, accepts clients, holds their data and delivers it in order once the master is up', async () => {
     const port = await freePort();
     const t = await fx.start({}, { masterPort: port });
