@@ -10,7 +10,7 @@ import { Flag, readIdNumber, readU64LE, TAG_SIZE } from '../io/firehose.js';
 import { FrameWriter } from '../io/writer.js';
 import { ProtocolError } from '../io/errors.js';
 import { deriveSessionKey, type KeyPair } from '../io/crypto.js';
-import { sessionMachine, type SessionEndReason } from '../machines/session.js';
+import { sessionMachine, type SessionEndReason, type SessionMachine } from '../machines/session.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import type { Logger } from '../log.js';
 import { systemClock, type EdgeClock } from './clock.js';
@@ -235,7 +235,7 @@ export class Edge implements HandshakeHost {
     for (const s of [...this.sessions.values()]) {
       s.writer?.flush();
       s.socket?.end();
-      s.actor.send({ type: 'edge.shutdown' });
+      this.#actorOf(s).send({ type: 'edge.shutdown' });
     }
     await this.#master.close(2_000);
     await closed;
@@ -313,7 +313,7 @@ export class Edge implements HandshakeHost {
             const oldest = this.#stale.values().next().value as Session;
             this.#stale.delete(oldest.id);
             this.log.info({ sessionId: oldest.id, staleClients: this.#stale.size + 1, max }, 'session.evicted');
-            oldest.actor.send({ type: 'stale.evicted' });
+            this.#actorOf(oldest).send({ type: 'stale.evicted' });
           }
         },
         leftStale: ({ context }) => {
@@ -386,11 +386,9 @@ export class Edge implements HandshakeHost {
     const s = new Session(id, clientKey, p.address);
     this.sessions.set(id, s);
     this.counters.sessionsOpened++;
-    // XState announces an actor ('@xstate.actor') from its constructor: decide before creating it.
-    this.#inspectNext = this.#inspect !== undefined && this.#inspectSession(id);
-    s.actor = createActor(this.#sessionMachine, { input: { id }, parent: this.#supervisor });
-    this.#inspectNext = false;
-    s.actor.start();
+    // An inspected session gets its actor at once so the inspector sees it from the start; others get
+    // theirs at their first lifecycle event.
+    if (this.#inspect !== undefined && this.#inspectSession(id)) this.#actorOf(s, true);
     p.handOver();
     const sock = p.socket as ClientSocket;
     sock[kPending] = undefined;
@@ -398,6 +396,21 @@ export class Edge implements HandshakeHost {
     s.writer!.writeFrame(encodeHandshake({ type: 'ClientId', id: BigInt(id) }));
     this.log.info({ sessionId: id, address: p.address, state: 'connected' }, 'session.created');
     this.#onLifecycle?.({ type: 'session.created', sessionId: id });
+  }
+
+  /**
+   * The session's actor, created (in the machine's initial state, live.connected, where a new session
+   * starts) on its first lifecycle event. Sessions join the supervisor's actor system.
+   */
+  #actorOf(s: Session, inspected = false): Actor<SessionMachine> {
+    if (s.actor) return s.actor;
+    // XState announces an actor ('@xstate.actor') from its constructor: the filter must know beforehand.
+    this.#inspectNext = inspected;
+    const actor = createActor(this.#sessionMachine, { input: { id: s.id }, parent: this.#supervisor });
+    this.#inspectNext = false;
+    s.actor = actor;
+    actor.start();
+    return actor;
   }
 
   requestResume(p: PendingConnection, idBig: bigint): Session | string {
@@ -412,8 +425,9 @@ export class Edge implements HandshakeHost {
     if (this.#failedById.blocked(id, now)) return 'too many failed resumes for this session';
     if (s.attempt) return 'another resume of this session is in progress';
     const attempt = this.#nextAttempt++;
-    s.actor.send({ type: 'resume.requested', attempt });
-    if (s.actor.getSnapshot().context.attempt !== attempt) return 'session cannot be resumed now';
+    const actor = this.#actorOf(s);
+    actor.send({ type: 'resume.requested', attempt });
+    if (actor.getSnapshot().context.attempt !== attempt) return 'session cannot be resumed now';
     s.attempt = p;
     p.attempt = attempt;
     this.log.info({ sessionId: id, address: p.address, state: 'challenged' }, 'session.challenged');
@@ -454,7 +468,7 @@ export class Edge implements HandshakeHost {
       p.end();
       return;
     }
-    s.actor.send({ type: 'resume.passed', attempt: p.attempt });
+    this.#actorOf(s).send({ type: 'resume.passed', attempt: p.attempt });
   }
 
   resumeFailed(p: PendingConnection, reason: string): void {
@@ -467,7 +481,7 @@ export class Edge implements HandshakeHost {
     this.#failedByAddr.record(p.address, now);
     if (s.attempt === p) {
       s.attempt = null;
-      s.actor.send({ type: 'resume.failed', attempt: p.attempt, reason });
+      this.#actorOf(s).send({ type: 'resume.failed', attempt: p.attempt, reason });
     }
   }
 
@@ -582,7 +596,7 @@ export class Edge implements HandshakeHost {
       if (f === null) break;
       if (f instanceof ProtocolError) {
         this.log.warn({ sessionId: s.id, address: s.address, reason: f.message, code: f.code }, 'client.frame_too_large');
-        s.actor.send({ type: 'frame.oversize' });
+        this.#actorOf(s).send({ type: 'frame.oversize' });
         return;
       }
       master.sendData(s.id, f);
@@ -605,7 +619,7 @@ export class Edge implements HandshakeHost {
     if (s && s.socket === sock) {
       this.#detachSocket(s, false);
       this.log.info({ sessionId: s.id, address: addr }, 'client.disconnected');
-      s.actor.send({ type: 'socket.closed', reason: 'closed', at: this.clock.now() });
+      this.#actorOf(s).send({ type: 'socket.closed', reason: 'closed', at: this.clock.now() });
     }
   }
 
@@ -628,7 +642,7 @@ export class Edge implements HandshakeHost {
   #overflow(s: Session, why: string): void {
     this.log.warn({ sessionId: s.id, address: s.address, reason: why }, 'client.overflow');
     this.#detachSocket(s, true);
-    s.actor.send({ type: 'socket.closed', reason: why, at: this.clock.now() });
+    this.#actorOf(s).send({ type: 'socket.closed', reason: why, at: this.clock.now() });
   }
 
   // ---------------------------------------------------------------- master -> clients
@@ -667,7 +681,7 @@ export class Edge implements HandshakeHost {
         return;
       }
       this.log.info({ sessionId: id }, 'session.kicked');
-      s.actor.send({ type: 'session.kick' });
+      this.#actorOf(s).send({ type: 'session.kick' });
       return;
     }
     this.counters.masterProtocolErrors++;
@@ -682,7 +696,7 @@ export class Edge implements HandshakeHost {
     const missed = s.missed ?? [];
     if (missed.length >= C.missedPacketsBufferSize || s.missedBytes + data.length > C.missedPacketsBufferBytes) {
       this.log.info({ sessionId: s.id, buffered: missed.length }, 'session.missed_overflow');
-      s.actor.send({ type: 'missed.overflow' });
+      this.#actorOf(s).send({ type: 'missed.overflow' });
       return;
     }
     missed.push(data.slice());

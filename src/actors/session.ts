@@ -12,12 +12,18 @@ export const kSession = Symbol('voltlane.session');
 
 export type SessionSocket = net.Socket & { [kSession]?: Session };
 
+const INITIAL_STATE = Object.freeze({ live: 'connected' });
+
 export class Session {
   readonly id: number;
   /** The client's public key, SEC1 compressed; the session key is derived from it only on a resume. */
   readonly clientKey: Uint8Array;
   #sessionKey: Uint8Array | null = null;
-  actor!: Actor<SessionMachine>;
+  /**
+   * The session's XState actor, created on its first lifecycle event (Edge.#actorOf): until then the
+   * session is in the machine's initial state, live.connected, and an idle new session costs no actor.
+   */
+  actor: Actor<SessionMachine> | null = null;
   socket: SessionSocket | null = null;
   writer: FrameWriter | null = null;
   decoder: FrameDecoder | null = null;
@@ -50,6 +56,11 @@ export class Session {
 
   get hasSessionKey(): boolean {
     return this.#sessionKey !== null;
+  }
+
+  /** The machine's state value; the initial state while no actor exists yet. */
+  get stateValue(): unknown {
+    return this.actor ? this.actor.getSnapshot().value : INITIAL_STATE;
   }
 
   get live(): boolean {

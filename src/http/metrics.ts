@@ -30,7 +30,7 @@ export function scanSessions(edge: Edge): SessionScan {
   let missedPackets = 0;
   let missedBytes = 0;
   for (const s of edge.sessions.values()) {
-    const value = s.actor.getSnapshot().value as unknown;
+    const value = s.stateValue;
     const phase = sessionPhase(value);
     const away = typeof value === 'object' && value !== null && 'away' in value;
     const key: SessionStateName =

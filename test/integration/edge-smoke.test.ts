@@ -32,4 +32,28 @@ describe('edge smoke', () => {
     await t.master.expect((p) => p.flag === Flag.Reconnection && p.id === 1n);
     r.socket.destroy();
   });
+
+  it('gives a new idle session no actor until its first lifecycle event, in the initial state meanwhile', async () => {
+    t = await startEdge({ clients: { missedPacketsBufferSize: 4 } });
+    const c = await rawNewSession(t.port);
+    const s = t.edge.sessions.get(Number(c.id))!;
+    expect(s.actor).toBeNull();
+    expect(s.stateValue).toEqual({ live: 'connected' });
+    // Data both ways needs no actor.
+    c.socket.write(Buffer.from([2, 0, 0, 0, 104, 105]));
+    await t.master.expect((p) => p.flag === Flag.Data && p.id === c.id);
+    t.master.send(c.id, Flag.Data, Buffer.from('yo'));
+    expect(Buffer.from(await c.q.next()).toString()).toBe('yo');
+    expect(s.actor).toBeNull();
+    // The first lifecycle event creates it, and it moves from the initial state.
+    c.socket.destroy();
+    await waitFor(() => t!.edge.stats().stale === 1, 2000, 'stale');
+    expect(s.actor).not.toBeNull();
+    expect(s.stateValue).toEqual({ away: 'stale' });
+    const r = await rawResume(t.port, c.id, c.keyPair);
+    await t.master.expect((p) => p.flag === Flag.Reconnection && p.id === c.id);
+    expect(s.stateValue).toEqual({ live: 'connected' });
+    expect(s.actor!.getSnapshot().context.resumes).toBe(1);
+    r.socket.destroy();
+  });
 });
