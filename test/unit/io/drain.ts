@@ -33,3 +33,14 @@ export function bytewise(bytes: Uint8Array): Uint8Array[] {
   for (let i = 0; i < bytes.length; i++) out.push(bytes.subarray(i, i + 1));
   return out;
 }
+
+/** The bytes of `parts` back to back, as one fresh Uint8Array. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

@@ -2,17 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../src/io/errors.js';
 import { encodeFrame, encodeFrameHeader, FrameDecoder, MAX_U32 } from '../../../src/io/framing.js';
-import { drain } from './drain.js';
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+import { concat, drain } from './drain.js';
 
 function bytes(n: number, seed = 1): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
