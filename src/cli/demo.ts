@@ -13,6 +13,8 @@ export interface DemoOptions {
   /** Total run time in ms (default 6000). */
   durationMs?: number;
   out?: (line: string) => void;
+  /** The edge's log level (default info: its lifecycle lines are part of the show). */
+  logLevel?: 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 }
 
 export interface DemoResult {
@@ -43,7 +45,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     master: { ...DEFAULT_CONFIG.master, address: master.address },
     clients: { ...DEFAULT_CONFIG.clients, missedPacketsBufferSize: 64, staleTimeoutSecs: 30, staleReapIntervalSecs: 1 },
   };
-  const log = createLogger({ level: 'info', format: 'pretty' });
+  const log = createLogger({ level: o.logLevel ?? 'info', format: 'pretty' });
   const edge = new Edge({ config, keyPair: generateKeyPair(), log });
   const addr = await edge.start();
   out(`edge on ${addr.host}:${addr.port}, echo master on ${master.address.host}:${master.address.port}, missed-packet buffer 64`);
