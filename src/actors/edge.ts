@@ -14,7 +14,7 @@ import { sessionMachine, type SessionEndReason, type SessionMachine } from '../m
 import { supervisorMachine } from '../machines/supervisor.js';
 import type { Logger } from '../log.js';
 import { systemClock, type EdgeClock } from './clock.js';
-import { HANDSHAKE_FRAME_CAP, kPending, PendingConnection, PING_FRAME, type HandshakeHost, type PendingSocket } from './handshake.js';
+import { kPending, PendingConnection, PING_FRAME, type HandshakeHost, type PendingSocket } from './handshake.js';
 import { AddressCounts, TokenBuckets, WindowCounter } from './limits.js';
 import { MasterLink } from './master-link.js';
 import { kSession, Session, type SessionSocket } from './session.js';
@@ -210,7 +210,7 @@ export class Edge implements HandshakeHost {
       bytesToMaster: m.bytesOut,
       packetsFromMaster: m.packetsIn,
       bytesFromMaster: m.bytesIn,
-      masterState: String(snap.value),
+      masterState: this.masterState,
       masterReconnects: snap.context.reconnects,
     };
   }
@@ -526,10 +526,7 @@ export class Edge implements HandshakeHost {
       s.paused = false;
       this.#paused.delete(s);
     }
-    if (destroy) {
-      if (sock.writableLength === 0 && !sock.destroyed) sock.end();
-      sock.destroy();
-    }
+    if (destroy) sock.destroy();
   }
 
   /** Ends the session's socket after what is queued for it (Kick, oversize frame, shutdown): the data, then FIN. */
@@ -757,4 +754,3 @@ function onSocketDrain(this: ClientSocket): void {
   if (s && s.socket === this) s.outPackets = 0;
 }
 
-export { HANDSHAKE_FRAME_CAP };

@@ -62,8 +62,4 @@ export class Session {
   get stateValue(): unknown {
     return this.actor ? this.actor.getSnapshot().value : INITIAL_STATE;
   }
-
-  get live(): boolean {
-    return this.socket !== null;
-  }
 }

@@ -202,7 +202,8 @@ export class FrameWriter {
     this.#pieces = [];
     this.#pending = 0;
     this.#release();
-    return pieces.map((p) => p.slice());
+    // Regions are never handed out twice and payload pieces are the caller's own: no copy needed.
+    return pieces;
   }
 
   /** Forgets everything queued (the socket is gone). */
