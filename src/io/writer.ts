@@ -37,10 +37,31 @@ function takeRegion(n: number): Uint8Array {
 
 const EMPTY = new Uint8Array(0);
 const dirty: FrameWriter[] = [];
+/** One-shot callbacks to run before the next bytes any writer hands to a socket (a journal's pending batch). */
+const beforeWrite: (() => void)[] = [];
+
+/**
+ * Runs `fn` once, before the next flush of any writer hands bytes to its socket (or at the end of this turn's
+ * flush, whichever comes first). A journal uses it so that its records of a turn are written before the
+ * socket bytes they describe (a ClientId, a Failure) leave the process.
+ */
+export function beforeNextSocketWrite(fn: () => void): void {
+  beforeWrite.push(fn);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushAll);
+  }
+}
+
+function runBeforeWrite(): void {
+  const fns = beforeWrite.splice(0, beforeWrite.length);
+  for (const fn of fns) fn();
+}
 let scheduled = false;
 
 function flushAll(): void {
   scheduled = false;
+  if (beforeWrite.length !== 0) runBeforeWrite();
   // Writers flushed here may be marked dirty again by callbacks; those wait for the next turn.
   const n = dirty.length;
   for (let i = 0; i < n; i++) dirty[i]!.turnEnded();
@@ -170,6 +191,7 @@ export class FrameWriter {
   }
 
   flush(): boolean {
+    if (beforeWrite.length !== 0) runBeforeWrite();
     this.#seal();
     const pieces = this.#pieces;
     if (pieces.length === 0) return true;
