@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import { encodeFrame } from '../io/framing.js';
 import { encodeHandshake } from '../io/handshake.js';
 import { Flag, readIdNumber, readU64LE, TAG_SIZE } from '../io/firehose.js';
-import { FrameWriter } from '../io/writer.js';
+import { COPY_LIMIT, FrameWriter } from '../io/writer.js';
 import { ProtocolError } from '../io/errors.js';
 import { deriveSessionKey, type KeyPair } from '../io/crypto.js';
 import { sessionMachine, type SessionEndReason, type SessionMachine } from '../machines/session.js';
@@ -17,6 +17,7 @@ import { systemClock, type EdgeClock } from './clock.js';
 import { kPending, PendingConnection, PING_FRAME, type HandshakeHost, type PendingSocket } from './handshake.js';
 import { AddressCounts, TokenBuckets, WindowCounter } from './limits.js';
 import { MasterLink } from './master-link.js';
+import { ReplayBuffer, SlabPool } from './replay-buffer.js';
 import { kSession, Session, type SessionSocket } from './session.js';
 
 export interface EdgeOptions {
@@ -61,6 +62,8 @@ export class Edge implements HandshakeHost {
   readonly keyPair: KeyPair;
   readonly edgePublicKeyFrame: Uint8Array;
   readonly sessions = new Map<number, Session>();
+  /** Slabs the replay buffers of stale sessions take their blocks from. */
+  readonly replayPool = new SlabPool();
   /** Sessions that are away, in the order they went stale (oldest first). */
   readonly #stale = new Map<number, Session>();
   readonly #paused = new Set<Session>();
@@ -326,8 +329,8 @@ export class Edge implements HandshakeHost {
           this.#stale.delete(s.id);
           this.#paused.delete(s);
           if (s.socket) this.#detachSocket(s, true);
+          s.missed?.clear();
           s.missed = null;
-          s.missedBytes = 0;
           if (context.endReason === 'kick') this.counters.kicks++;
           this.log.info({ sessionId: s.id, state: 'reaped', reason: context.endReason, resumes: context.resumes }, 'session.reaped');
           this.#onLifecycle?.({ type: 'session.reaped', sessionId: s.id, reason: context.endReason ?? 'unknown' });
@@ -557,15 +560,17 @@ export class Edge implements HandshakeHost {
     w.writeRaw(PING_FRAME);
     for (const c of carried) w.writeRaw(c);
     const missed = s.missed;
+    const replayed = missed?.count ?? 0;
     if (missed) {
-      for (const m of missed) w.writeFrame(m);
-      this.counters.replayed += missed.length;
+      // The writer keeps large payloads by reference until its flush: those are copied out of the pooled block.
+      for (const m of missed.packets()) w.writeFrame(m.length >= COPY_LIMIT ? m.slice() : m);
+      this.counters.replayed += missed.count;
+      missed.clear();
       s.missed = null;
-      s.missedBytes = 0;
     }
     this.#master.sendControl(s.id, Flag.Reconnection);
     this.counters.resumes++;
-    this.log.info({ sessionId: s.id, address: p.address, replayed: missed?.length ?? 0, state: 'connected' }, 'session.resumed');
+    this.log.info({ sessionId: s.id, address: p.address, replayed, state: 'connected' }, 'session.resumed');
     this.#onLifecycle?.({ type: 'session.resumed', sessionId: s.id });
   }
 
@@ -690,15 +695,14 @@ export class Edge implements HandshakeHost {
 
   #bufferMissed(s: Session, data: Uint8Array): void {
     const C = this.config.clients;
-    const missed = s.missed ?? [];
-    if (missed.length >= C.missedPacketsBufferSize || s.missedBytes + data.length > C.missedPacketsBufferBytes) {
-      this.log.info({ sessionId: s.id, buffered: missed.length }, 'session.missed_overflow');
+    const missed = s.missed;
+    const count = missed?.count ?? 0;
+    if (count >= C.missedPacketsBufferSize || (missed?.bytes ?? 0) + data.length > C.missedPacketsBufferBytes) {
+      this.log.info({ sessionId: s.id, buffered: count }, 'session.missed_overflow');
       this.#actorOf(s).send({ type: 'missed.overflow' });
       return;
     }
-    missed.push(data.slice());
-    s.missed = missed;
-    s.missedBytes += data.length;
+    (s.missed ??= new ReplayBuffer(this.replayPool)).push(data);
   }
 
   /** Master data for an id with no session. Never-issued ids get a Failure; ended ones were already told. */

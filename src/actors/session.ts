@@ -6,6 +6,7 @@ import type { FrameDecoder } from '../io/framing.js';
 import type { FrameWriter } from '../io/writer.js';
 import type { SessionMachine } from '../machines/session.js';
 import type { PendingConnection } from './handshake.js';
+import type { ReplayBuffer } from './replay-buffer.js';
 
 /** Symbol under which a client socket carries its Session (module-level listeners, no closure per socket). */
 export const kSession = Symbol('voltlane.session');
@@ -29,9 +30,8 @@ export class Session {
   decoder: FrameDecoder | null = null;
   /** Remote address of the current (or last) socket. */
   address: string;
-  /** Master packets (payload copies) kept while away, oldest first. */
-  missed: Uint8Array[] | null = null;
-  missedBytes = 0;
+  /** Master packets kept while away, oldest first (compact records in a pooled block). */
+  missed: ReplayBuffer | null = null;
   /** Packets written to the socket since it was last seen empty: the per-client packet bound. */
   outPackets = 0;
   /** Framed size of the first of those packets: the one in flight, which the byte cap does not count. */

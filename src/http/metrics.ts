@@ -36,8 +36,8 @@ export function scanSessions(edge: Edge): SessionScan {
     const key: SessionStateName =
       phase === 'stale' ? 'away.stale' : phase === 'challenged' ? (away ? 'away.challenged' : 'live.challenged') : 'live.connected';
     byState[key]++;
-    missedPackets += s.missed?.length ?? 0;
-    missedBytes += s.missedBytes;
+    missedPackets += s.missed?.count ?? 0;
+    missedBytes += s.missed?.bytes ?? 0;
   }
   return { byState, missedPackets, missedBytes };
 }

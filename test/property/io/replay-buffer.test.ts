@@ -1,0 +1,97 @@
+// Replay buffers and their slab pool: packets come back in order and intact, across growth, reuse of freed
+// blocks by other buffers, serialize/deserialize and from/toArray; the pool's byte counts return to zero.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BUFFER_OVERHEAD, RECORD_HEADER, ReplayBuffer, SlabPool } from '../../../src/actors/replay-buffer.js';
+
+/** Equal lists of byte strings (compared as buffers: deep equality of large arrays is slow). */
+function same(got: Iterable<Uint8Array>, want: Uint8Array[]): void {
+  const g = [...got];
+  expect(g.length).toBe(want.length);
+  g.forEach((p, i) => expect(Buffer.compare(p, want[i]!), `packet ${i}`).toBe(0));
+}
+
+const packet = fc.uint8Array({ minLength: 0, maxLength: 300 });
+const big = fc.uint8Array({ minLength: 60_000, maxLength: 140_000 });
+
+describe('ReplayBuffer', () => {
+  it('gives back what was pushed, in order, while other buffers grow and free blocks of the same pool', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: 7 }), fc.oneof({ weight: 40, arbitrary: packet }, { weight: 1, arbitrary: big }), fc.boolean()), { maxLength: 80 }),
+        (ops) => {
+          const pool = new SlabPool();
+          const bufs = Array.from({ length: 8 }, () => new ReplayBuffer(pool));
+          const model: Uint8Array[][] = bufs.map(() => []);
+          for (const [i, data, clear] of ops) {
+            if (clear && model[i]!.length > 0) {
+              same(bufs[i]!.toArray(), model[i]!);
+              bufs[i]!.clear();
+              model[i] = [];
+            } else {
+              const before = bufs[i]!.footprintAfter(data.length);
+              bufs[i]!.push(data);
+              expect(bufs[i]!.footprint).toBe(before);
+              model[i]!.push(data.slice());
+            }
+          }
+          let held = 0;
+          for (let i = 0; i < bufs.length; i++) {
+            const b = bufs[i]!;
+            expect(b.count).toBe(model[i]!.length);
+            expect(b.bytes).toBe(model[i]!.reduce((n, p) => n + p.length, 0));
+            same(b.packets(), model[i]!);
+            const copy = ReplayBuffer.deserialize(pool, b.serialize());
+            same(copy.toArray(), model[i]!);
+            const again = ReplayBuffer.from(pool, b.packets());
+            same(again.toArray(), model[i]!);
+            copy.clear();
+            again.clear();
+            held += b.footprint;
+          }
+          expect(pool.bytesHeld).toBe(held);
+          for (const b of bufs) b.clear();
+          expect(pool.bytesHeld).toBe(0);
+          expect(pool.slabs).toBeLessThanOrEqual(11);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('stores small packets compactly: ten 16-byte packets take one 256-byte block', () => {
+    const pool = new SlabPool();
+    const b = new ReplayBuffer(pool);
+    for (let i = 0; i < 10; i++) b.push(new Uint8Array(16).fill(i));
+    expect(b.bytes).toBe(160);
+    expect(b.serialize().length).toBe(10 * (16 + RECORD_HEADER));
+    expect(b.footprint).toBe(256 + BUFFER_OVERHEAD);
+    expect(pool.bytesHeld).toBe(256 + BUFFER_OVERHEAD);
+  });
+
+  it('gives slabs back once their blocks are free, keeping one empty slab per size', () => {
+    const pool = new SlabPool();
+    const bufs = Array.from({ length: 10_000 }, () => {
+      const b = new ReplayBuffer(pool);
+      b.push(new Uint8Array(50));
+      return b;
+    });
+    const peak = pool.slabs;
+    expect(peak).toBeGreaterThan(2);
+    for (const b of bufs) b.clear();
+    expect(pool.slabs).toBe(1);
+    expect(pool.bytesHeld).toBe(0);
+    // Freed slabs' entries in the free list are skipped, never handed out.
+    const again = Array.from({ length: 10_000 }, (_, i) => ReplayBuffer.from(pool, [Uint8Array.of(i & 0xff, i >> 8)]));
+    again.forEach((b, i) => expect(b.toArray()).toEqual([Uint8Array.of(i & 0xff, i >> 8)]));
+    expect(pool.slabs).toBe(peak);
+  });
+
+  it('refuses serialized bytes that are not whole records', () => {
+    const pool = new SlabPool();
+    expect(() => ReplayBuffer.deserialize(pool, Uint8Array.of(5, 0, 0, 0, 1, 2))).toThrow(RangeError);
+    expect(() => ReplayBuffer.deserialize(pool, Uint8Array.of(0, 0, 0))).toThrow(RangeError);
+    expect(ReplayBuffer.deserialize(pool, Uint8Array.of(0, 0, 0, 0)).toArray()).toEqual([new Uint8Array(0)]);
+    expect(ReplayBuffer.deserialize(pool, new Uint8Array(0)).count).toBe(0);
+  });
+});
