@@ -158,3 +158,47 @@ describe('encodeFrameHeader', () => {
     expect(Array.from(encodeFrameHeader(0x01020304))).toEqual([4, 3, 2, 1]);
   });
 });
+
+describe('FrameDecoder: pending bytes held compactly', () => {
+  it('one-byte reads of an unfinished frame cost about their size, not one buffer each', () => {
+    const d = new FrameDecoder();
+    d.push(encodeFrameHeader(1_000_000));
+    expect(d.next()).toBeNull();
+    const body = bytes(200_000);
+    let early = 0;
+    for (let i = 0; i < body.length; i++) {
+      d.push(body.slice(i, i + 1));
+      if (d.next() !== null) early++;
+    }
+    expect(early).toBe(0);
+    expect(d.bufferedBytes).toBe(200_000);
+    // Well under 4 B per pending byte (one buffer per read would cost ~160 B per byte).
+    expect(d.heldBytes).toBeLessThanOrEqual(2.1 * d.bufferedBytes);
+    d.push(bytes(800_000, 7));
+    const f = d.next() as Uint8Array;
+    expect(f.length).toBe(1_000_000);
+    expect(Buffer.from(f.subarray(0, 200_000)).equals(Buffer.from(body))).toBe(true);
+    expect(d.bufferedBytes).toBe(0);
+  });
+
+  it('does not keep a whole large read alive for a few leftover bytes', () => {
+    const d = new FrameDecoder();
+    const read = concat(encodeFrame(bytes(60_000)), encodeFrameHeader(100), bytes(10));
+    d.push(read);
+    expect((d.next() as Uint8Array).length).toBe(60_000);
+    expect(d.next()).toBeNull();
+    expect(d.bufferedBytes).toBe(10);
+    expect(d.heldBytes).toBeLessThan(1024);
+  });
+
+  it('frames returned earlier stay intact while later bytes are appended to the held ones', () => {
+    const d = new FrameDecoder();
+    const stream = concat(...Array.from({ length: 50 }, (_, i) => encodeFrame(bytes(i % 7, i))));
+    const got: Uint8Array[] = [];
+    for (let i = 0; i < stream.length; i++) {
+      d.push(stream.slice(i, i + 1));
+      for (let f = d.next(); f !== null; f = d.next()) got.push(f as Uint8Array);
+    }
+    expect(got).toEqual(Array.from({ length: 50 }, (_, i) => bytes(i % 7, i)));
+  });
+});
