@@ -57,3 +57,11 @@ export function createLogger(opts: LoggerOptions): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * A session id as log lines carry it (`sessionId`): always a JSON number. Ids the edge issues are safe integers;
+ * an id above 2^53 - 1 (named by a master packet or a resume, never issued) is written with all its digits.
+ */
+export function logId(id: bigint | number): number | bigint {
+  return typeof id === 'bigint' && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id;
+}

@@ -12,7 +12,7 @@ import { ProtocolError } from '../io/errors.js';
 import { deriveSessionKey, type KeyPair } from '../io/crypto.js';
 import { sessionMachine, type SessionEndReason, type SessionMachine } from '../machines/session.js';
 import { supervisorMachine } from '../machines/supervisor.js';
-import type { Logger } from '../log.js';
+import { logId, type Logger } from '../log.js';
 import { systemClock, type EdgeClock } from './clock.js';
 import { kPending, PendingConnection, PING_FRAME, type HandshakeHost, type PendingSocket } from './handshake.js';
 import { AddressCounts, TokenBuckets, WindowCounter } from './limits.js';
@@ -679,7 +679,7 @@ export class Edge implements HandshakeHost {
     if (flag === Flag.Kick) {
       const s = id > 0 ? this.sessions.get(id) : undefined;
       if (s === undefined) {
-        this.log.info({ sessionId: id >= 0 ? id : readU64LE(f, 0).toString() }, 'master.kick_unknown: ignored');
+        this.log.info({ sessionId: id >= 0 ? id : logId(readU64LE(f, 0)) }, 'master.kick_unknown: ignored');
         return;
       }
       this.log.info({ sessionId: id }, 'session.kicked');
@@ -688,7 +688,7 @@ export class Edge implements HandshakeHost {
     }
     this.counters.masterProtocolErrors++;
     this.log.warn(
-      { sessionId: readU64LE(f, 0).toString(), flag },
+      { sessionId: id >= 0 ? id : logId(readU64LE(f, 0)), flag },
       flag <= 3 ? 'master.protocol_error: edge-to-master flag from the master, skipped' : 'master.protocol_error: unknown flag, skipped',
     );
   }
@@ -705,16 +705,16 @@ export class Edge implements HandshakeHost {
     (s.missed ??= new ReplayBuffer(this.replayPool)).push(data);
   }
 
-  /** Master data for an id with no session. Never-issued ids get a Failure; ended ones were already told. */
+  /**
+   * Master data for an id with no session (never issued, ended with its Failure, or kicked): answered with a
+   * Failure every time, so a master that missed a session's Failure learns it at its next send. The edge keeps
+   * nothing of ended ids for this.
+   */
   #unknownId(f: Uint8Array, id: number): void {
-    if (id > 0 && id < this.#nextId) {
-      this.log.debug({ sessionId: id }, 'master.data_for_ended_session: dropped');
-      return;
-    }
     const big = readU64LE(f, 0);
     this.counters.failuresSent++;
-    this.log.info({ sessionId: big.toString() }, 'master.data_for_unknown_session: Failure sent');
-    this.#master.sendControl(big, Flag.Failure, utf8.encode('unknown session'));
+    this.log.info({ sessionId: logId(big) }, 'master.data_for_unknown_session: Failure sent');
+    this.#master.sendControl(big, Flag.Failure, utf8.encode('unknown client'));
   }
 }
 

@@ -6,6 +6,7 @@ import { decodeHandshake, encodeHandshake, PROTOCOL_VERSION } from '../io/handsh
 import { ProtocolError } from '../io/errors.js';
 import { constantTimeEqual, open, parsePublicKey, randomBytes, seal, sealedNonce, NONCE_SIZE } from '../io/crypto.js';
 import type { Session } from './session.js';
+import { logId } from '../log.js';
 
 /** No handshake packet is longer than this (an uncompressed PubKey is 67 bytes, a response 74). */
 export const HANDSHAKE_FRAME_CAP = 1024;
@@ -90,7 +91,7 @@ export class PendingConnection {
         }
         if (p.type === 'ClientId') {
           const s = this.host.requestResume(this, p.id);
-          if (typeof s === 'string') return this.fail(s, 'VL_ERR_RESUME_REFUSED', { sessionId: p.id.toString() });
+          if (typeof s === 'string') return this.fail(s, 'VL_ERR_RESUME_REFUSED', { sessionId: logId(p.id) });
           this.session = s;
           const key = this.host.deriveSessionKey(s);
           if (key instanceof Error) {

@@ -1,5 +1,6 @@
 // The lifecycle invariants: what the clients and the master observed, checked against the model and against
-// PROTOCOL.md's rules (exactly once, in order, one Failure and it is last, none after a Kick, ids never reused).
+// PROTOCOL.md's rules (exactly once, in order, one Failure for the session's end and only Failures after it, each
+// answering later master data, none of its own after a Kick, ids never reused).
 import { Flag, FLAG_NAMES, type FirehosePacket } from '../io/firehose.js';
 import type { ModelSession } from './model.js';
 
@@ -34,14 +35,22 @@ export function checkSession(o: Observed): string[] {
     seen.add(k);
   }
   out.push(...diff(`${who}: client`, s.toClient, o.received));
-  // Master side.
+  // Master side. After the session's end, each master Data for the id is answered with one more Failure.
   const failures = o.atMaster.filter((p) => p.flag === Flag.Failure);
-  if (failures.length > 1) out.push(`${who}: master received ${failures.length} Failures (at most one)`);
-  if (failures.length > 0 && o.atMaster[o.atMaster.length - 1]!.flag !== Flag.Failure) {
-    out.push(`${who}: master received a packet after the session's Failure (Failure must be last)`);
+  const own = s.toMaster.filter((p) => p.flag === Flag.Failure && !p.answer).length;
+  const answers = s.toMaster.filter((p) => p.answer).length;
+  if (failures.length > own + answers) {
+    out.push(
+      `${who}: master received ${failures.length} Failures, expected ${own + answers} ` +
+        `(${own} for the session's end, ${answers} answering master data sent after it)`,
+    );
   }
-  if (s.endedBy === 'kick' && failures.length > 0 && !s.toMaster.some((p) => p.flag === Flag.Failure)) {
-    out.push(`${who}: master received Failure "${text(failures[0]!.data)}" for a kicked session (no Failure after a Kick)`);
+  const first = o.atMaster.findIndex((p) => p.flag === Flag.Failure);
+  if (first >= 0 && o.atMaster.slice(first).some((p) => p.flag !== Flag.Failure)) {
+    out.push(`${who}: master received a packet other than Failure after the session's Failure (Failure must be last)`);
+  }
+  if (s.endedBy === 'kick' && own === 0 && failures.length > answers) {
+    out.push(`${who}: master received Failure "${text(failures[0]!.data)}" for a kicked session (no Failure after a Kick but the answers to later data)`);
   }
   const reconnections = o.atMaster.filter((p) => p.flag === Flag.Reconnection).length;
   if (reconnections !== o.resumesPassed) {

@@ -21,7 +21,12 @@ export interface ExpectedPacket {
   flag: FlagValue;
   /** Data: the exact bytes; Failure: the reason (not compared byte for byte). */
   data: Uint8Array;
+  /** A Failure answering master data for the id after the session ended (not the session's own Failure). */
+  answer?: boolean;
 }
+
+/** The reason of the Failure that answers master data for an id with no session (PROTOCOL.md sec. 5). */
+export const UNKNOWN_CLIENT = 'unknown client';
 
 export interface ModelSession {
   /** Creation order in this run: commands pick sessions by it. */
@@ -90,13 +95,16 @@ export class LifecycleModel {
     for (const d of data) s.toMaster.push({ flag: Flag.Data, data: d });
   }
 
-  /** Master data for `s`: delivered when live, buffered when stale (one too many ends the session), dropped when ended. */
+  /**
+   * Master data for `s`: delivered when live, buffered when stale (one too many ends the session), and when the
+   * session has ended (Failure or Kick) answered with a Failure, every time, as for an id never issued.
+   */
   masterSent(s: ModelSession, data: Uint8Array): void {
     if (s.phase === 'live') s.toClient.push(data);
     else if (s.phase === 'stale') {
       if (s.buffered.length >= this.config.missedBufferSize) this.#fail(s, 'missed packet buffer overflow');
       else s.buffered.push(data);
-    }
+    } else s.toMaster.push({ flag: Flag.Failure, data: utf8.encode(UNKNOWN_CLIENT), answer: true });
   }
 
   dropped(s: ModelSession, now: number): void {

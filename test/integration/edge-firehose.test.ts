@@ -41,7 +41,7 @@ describe('edge firehose: data for ids with no session', () => {
     }
   });
 
-  it('after a stale expiry, sends exactly one Failure; later master data for the id sends no second one', async () => {
+  it('after a stale expiry, sends exactly one Failure for the session; each later master data for the id is answered with a Failure', async () => {
     const t = await fx.start({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } });
     const c = await newSession();
     const other = await newSession();
@@ -50,17 +50,21 @@ describe('edge firehose: data for ids with no session', () => {
     expect(text(f.data)).toBe('stale timeout');
     await refused(rawResume(t.port, c.id, c.keyPair));
     t.master.send(c.id, Flag.Data, Buffer.from('late'));
+    t.master.send(c.id, Flag.Data, Buffer.from('later'));
     t.master.send(other.id, Flag.Data, Buffer.from('ping-other'));
     expect(text(await other.q.next())).toBe('ping-other');
     await marker(other, 'back');
-    await sleep(150);
-    expect(t.master.forId(c.id).filter((p) => p.flag === Flag.Failure)).toHaveLength(1);
-    expect(t.master.forId(c.id)).toHaveLength(1);
+    await waitFor(() => t.master.forId(c.id).length === 3, 3000, 'two answers');
+    expect(t.master.forId(c.id).map((p) => [p.flag, text(p.data)])).toEqual([
+      [Flag.Failure, 'stale timeout'],
+      [Flag.Failure, 'unknown client'],
+      [Flag.Failure, 'unknown client'],
+    ]);
   });
 });
 
 describe('edge firehose: Kick', () => {
-  it('closes a live session, sends no Failure for it, and forgets it', async () => {
+  it('closes a live session, sends no Failure for it, and forgets it: later data for it is answered with a Failure', async () => {
     const t = await fx.start({ clients: { staleTimeoutSecs: 0.1, staleReapIntervalSecs: 0.05 } });
     const c = await newSession();
     const other = await newSession();
@@ -69,12 +73,13 @@ describe('edge firehose: Kick', () => {
     await c.q.waitClosed(2000);
     await waitFor(() => !t.edge.sessions.has(1), 2000, 'session gone');
     expect(t.edge.stats().stale).toBe(0);
-    // Past the stale timeout, and data for it: still nothing but the one data packet.
-    t.master.send(c.id, Flag.Data, Buffer.from('late'));
+    // Past the stale timeout: no Failure of its own; master data for it is answered like an id never issued.
     await sleep(250);
+    t.master.send(c.id, Flag.Data, Buffer.from('late'));
     await marker(other, 'marker');
+    await waitFor(() => t.master.forId(c.id).length === 2, 3000, 'the answer');
     await sleep(150);
-    expect(t.master.forId(c.id).map((p) => p.flag)).toEqual([Flag.Data]);
+    expect(t.master.forId(c.id).map((p) => [p.flag, text(p.data)])).toEqual([[Flag.Data, 'hello'], [Flag.Failure, 'unknown client']]);
     await refused(rawResume(t.port, c.id, c.keyPair));
   });
 
