@@ -74,9 +74,14 @@ describe('edge limits: client frame cap', () => {
     expect(text(f.data)).toBe('frame too large');
     expect(t.edge.sessions.size).toBe(0);
     await refused(rawResume(t.port, c.id, c.keyPair));
+    // Later master data for the ended id is answered with a Failure of its own ("unknown client").
     t.master.send(c.id, Flag.Data, Buffer.from('late'));
-    await sleep(150);
-    expect(t.master.forId(c.id).map((p) => p.flag)).toEqual([Flag.Data, Flag.Failure]);
+    await waitFor(() => t.master.forId(c.id).length === 3, 3000, 'the answer to late data');
+    expect(t.master.forId(c.id).map((p) => [p.flag, p.flag === Flag.Failure ? text(p.data) : ''])).toEqual([
+      [Flag.Data, ''],
+      [Flag.Failure, 'frame too large'],
+      [Flag.Failure, 'unknown client'],
+    ]);
     expect(logsWith(t, 'client.frame_too_large')).toHaveLength(1);
   });
 
