@@ -3,7 +3,7 @@
 import { deepFreeze, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG: Config = deepFreeze({
-  general: { logLevel: 'info', inspectPort: 0 },
+  general: { logLevel: 'info', inspectPort: 0, workers: 1 },
   listener: { address: { host: '127.0.0.1', port: 42000 } },
   master: {
     address: { host: '127.0.0.1', port: 42001 },
@@ -33,6 +33,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     failedResumesPerAddressPerMin: 60,
   },
   http: { address: null },
+  cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
 });
 
 export const DEFAULT_CONFIG_TOML = `# connserver.toml: configuration of the Voltlane edge connection server.
@@ -70,6 +71,13 @@ log_level = "Info"
 # and a sample of the session machines to it (see --inspect-sessions and
 # --inspect-id). Same as the --inspect PORT flag.
 inspect_port = 0
+
+# Processes serving the listener on this machine: "auto" (one per core) or an
+# integer from 1 to 1024. Default 1: one process, as simple as it gets. With
+# more, the processes share the listening port and form one cluster: a client
+# may resume on any of them. Without [cluster] redis_url the first process
+# holds the sessions' shared records; with it, Redis does.
+workers = 1
 
 [listener]
 # Address to listen on for clients, as host:port. For example 127.0.0.1:42000,
@@ -194,4 +202,23 @@ failed_resumes_per_address_per_min = 60
 # status page at /. Keep it on loopback, for example "127.0.0.1:9464", or
 # behind your own access control: it shows session counts and recent events.
 address = ""
+
+[cluster]
+# Redis (7 or later) or Valkey that joins edges into one cluster, as a URL
+# such as "redis://127.0.0.1:6379" or "rediss://user:password@host:6380/0";
+# "" turns clustering off (the default: one process holds its sessions alone).
+# With it, every edge given the same URL, key file and key_prefix serves one
+# set of sessions: ids are unique across the cluster, a session's record and
+# its missed packets live in Redis, and a client may resume on any edge.
+redis_url = ""
+
+# Prefix of every Redis key this cluster uses: 1 to 64 of A-Z a-z 0-9 _ - . :
+# Clusters sharing one Redis need different prefixes.
+key_prefix = "voltlane"
+
+# An edge that has not renewed its membership for this long, in seconds, is
+# taken for dead: its sessions are adopted by the others, which end them
+# (Failure) if their clients do not come back within stale_timeout_secs. A
+# number greater than 0, at most 3600, fractions allowed.
+member_timeout_secs = 5
 `;

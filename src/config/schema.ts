@@ -7,7 +7,12 @@ export type { HostPort } from './address.js';
 export type LogLevel = 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
 export interface Config {
-  general: { logLevel: LogLevel; inspectPort: number };
+  general: {
+    logLevel: LogLevel;
+    inspectPort: number;
+    /** Processes serving the listener: a count, or 'auto' (one per core). */
+    workers: number | 'auto';
+  };
   listener: { address: HostPort };
   master: {
     address: HostPort;
@@ -38,6 +43,8 @@ export interface Config {
   };
   /** The status server (/metrics, /healthz, /readyz, /); absent or a null address: off. */
   http?: { address: HostPort | null };
+  /** Many edges as one cluster through Redis/Valkey; absent or an empty redisUrl: off. */
+  cluster?: { redisUrl: string; keyPrefix: string; memberTimeoutSecs: number };
 }
 
 export type SectionName = keyof Config;
@@ -153,6 +160,49 @@ function positive(unit: string, max: number = Number.MAX_VALUE): Rule<number> {
   };
 }
 
+/** A worker count (1..1024) or "auto" (one per core). */
+function workers(): Rule<number | 'auto'> {
+  const ints = integer(1, 1024);
+  const fromString = (raw: string): Checked<number | 'auto'> => (raw.trim().toLowerCase() === 'auto' ? { ok: true, value: 'auto' } : ints.fromString(raw));
+  return {
+    expected: '"auto" (one per core) or an integer from 1 to 1024',
+    fromToml: (raw) => (typeof raw === 'string' ? fromString(raw) : ints.fromToml(raw)),
+    fromString,
+  };
+}
+
+/** "" (off) or a redis:// / rediss:// URL. */
+function redisUrl(): Rule<string> {
+  const fromString = (raw: string): Checked<string> => {
+    const text = raw.trim();
+    if (text === '') return { ok: true, value: '' };
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      return { ok: false, problem: 'not a URL' };
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') return { ok: false, problem: `scheme ${url.protocol} is not redis: or rediss:` };
+    if (url.hostname === '') return { ok: false, problem: 'no host' };
+    return { ok: true, value: text };
+  };
+  return {
+    expected: '"" (off) or a URL such as redis://127.0.0.1:6379 or rediss://user:password@host:6380/0',
+    fromToml: (raw) => (typeof raw === 'string' ? fromString(raw) : fail),
+    fromString,
+  };
+}
+
+/** A Redis key prefix: 1 to 64 of A-Z a-z 0-9 _ - . : */
+function keyPrefix(): Rule<string> {
+  const fromString = (raw: string): Checked<string> => (/^[A-Za-z0-9_.:-]{1,64}$/.test(raw.trim()) ? { ok: true, value: raw.trim() } : fail);
+  return {
+    expected: '1 to 64 characters from A-Z a-z 0-9 _ - . :',
+    fromToml: (raw) => (typeof raw === 'string' ? fromString(raw) : fail),
+    fromString,
+  };
+}
+
 const count = (min: number) => integer(min);
 const bytes = (min: number) => integer(min, Number.MAX_SAFE_INTEGER, ' number of bytes');
 const millis = () => integer(1, MAX_TIMER_MS, ' number of milliseconds');
@@ -163,6 +213,7 @@ export const SCHEMA: Schema = {
   general: {
     logLevel: { key: 'log_level', rule: logLevel(), aliases: ['VOLTLANE_LOG_LEVEL'] },
     inspectPort: { key: 'inspect_port', rule: integer(0, 65535) },
+    workers: { key: 'workers', rule: workers() },
   },
   listener: {
     address: { key: 'address', rule: address({ allowPortZero: true }) },
@@ -199,6 +250,11 @@ export const SCHEMA: Schema = {
   },
   http: {
     address: { key: 'address', rule: optionalAddress() },
+  },
+  cluster: {
+    redisUrl: { key: 'redis_url', rule: redisUrl() },
+    keyPrefix: { key: 'key_prefix', rule: keyPrefix() },
+    memberTimeoutSecs: { key: 'member_timeout_secs', rule: positive(' of seconds', 3600) },
   },
 };
 

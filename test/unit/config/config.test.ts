@@ -18,7 +18,7 @@ import {
 
 // Written out by hand from the brief, so a changed default in src/ fails here.
 const EXPECTED_DEFAULTS: Config = {
-  general: { logLevel: 'info', inspectPort: 0 },
+  general: { logLevel: 'info', inspectPort: 0, workers: 1 },
   listener: { address: { host: '127.0.0.1', port: 42000 } },
   master: {
     address: { host: '127.0.0.1', port: 42001 },
@@ -48,10 +48,11 @@ const EXPECTED_DEFAULTS: Config = {
     failedResumesPerAddressPerMin: 60,
   },
   http: { address: null },
+  cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
 };
 
 const EXPECTED_KEYS: Record<string, string[]> = {
-  general: ['log_level', 'inspect_port'],
+  general: ['log_level', 'inspect_port', 'workers'],
   listener: ['address'],
   master: ['address', 'channel_capacity', 'channel_capacity_bytes', 'reconnect_min_ms', 'reconnect_max_ms'],
   clients: [
@@ -75,6 +76,7 @@ const EXPECTED_KEYS: Record<string, string[]> = {
     'failed_resumes_per_address_per_min',
   ],
   http: ['address'],
+  cluster: ['redis_url', 'key_prefix', 'member_timeout_secs'],
 };
 const ALL_DOTTED = Object.entries(EXPECTED_KEYS).flatMap(([s, keys]) => keys.map((k) => `${s}.${k}`));
 
@@ -286,6 +288,8 @@ describe('precedence: flag > environment > .env > file > default', () => {
       VOLTLANE_LISTENER_ADDRESS: '[::]:1',
       VOLTLANE_MASTER_ADDRESS: 'm.example:2',
       VOLTLANE_HTTP_ADDRESS: '127.0.0.1:9464',
+      VOLTLANE_CLUSTER_REDIS_URL: 'redis://127.0.0.1:6379',
+      VOLTLANE_CLUSTER_KEY_PREFIX: 'vl',
     });
     let n = 3;
     for (const name of Object.keys(env)) if (env[name] === '') env[name] = String(n++);
@@ -566,5 +570,16 @@ describe('observability keys', () => {
   it('general.inspect_port is 0 (off) to 65535', () => {
     expect(parseConfigText('[general]\ninspect_port = 9000\n').config.general.inspectPort).toBe(9000);
     expect(configError(() => parseConfigText('[general]\ninspect_port = 70000\n')).key).toBe('general.inspect_port');
+  });
+
+  it('reads general.workers and the cluster section', () => {
+    expect(parseConfigText('[general]\nworkers = "auto"\n').config.general.workers).toBe('auto');
+    expect(parseConfigText('[general]\nworkers = 3\n').config.general.workers).toBe(3);
+    expect(() => parseConfigText('[general]\nworkers = 0\n')).toThrow(/general\.workers/);
+    const c = parseConfigText('[cluster]\nredis_url = "redis://127.0.0.1:6379"\nkey_prefix = "game:eu"\n').config.cluster!;
+    expect(c).toEqual({ redisUrl: 'redis://127.0.0.1:6379', keyPrefix: 'game:eu', memberTimeoutSecs: 5 });
+    expect(() => parseConfigText('[cluster]\nredis_url = "http://x"\n')).toThrow(/cluster\.redis_url.*redis:/s);
+    expect(() => parseConfigText('[cluster]\nkey_prefix = "a b"\n')).toThrow(/cluster\.key_prefix/);
+    expect(loadConfig({ path: join(mkdtempSync(join(tmpdir(), 'vl-')), 'c.toml'), env: { VOLTLANE_GENERAL_WORKERS: 'auto' }, dotenv: false }).config.general.workers).toBe('auto');
   });
 });
