@@ -19,6 +19,8 @@ import { AddressCounts, TokenBuckets, WindowCounter } from './limits.js';
 import { MasterLink } from './master-link.js';
 import { ReplayBuffer, SlabPool } from './replay-buffer.js';
 import { kSession, Session, type SessionSocket } from './session.js';
+import { EdgeCluster } from '../cluster/edge-cluster.js';
+import type { RedisCluster } from '../cluster/redis-cluster.js';
 
 export interface EdgeOptions {
   config: Config;
@@ -31,6 +33,8 @@ export interface EdgeOptions {
   inspectSession?: (id: number) => boolean;
   /** Hears every lifecycle moment the edge logs (metrics, status page); never called per packet. */
   onLifecycle?: (ev: EdgeLifecycleEvent) => void;
+  /** Cluster mode: this edge's membership (joined). Without it the edge holds its sessions alone. */
+  cluster?: RedisCluster;
 }
 
 /** A lifecycle moment, as logged: refusals carry the address, session moments the id. */
@@ -86,6 +90,8 @@ export class Edge implements HandshakeHost {
   /** Whether the session actor being created now is to be inspected. */
   #inspectNext = false;
   readonly #onLifecycle: EdgeOptions['onLifecycle'];
+  /** Cluster mode: sessions shared with other edges through Redis (src/cluster/). */
+  readonly #cluster: EdgeCluster | null;
   #nextId = 1;
   #nextAttempt = 1;
   #openSockets = 0;
@@ -139,6 +145,7 @@ export class Edge implements HandshakeHost {
       onWritable: () => this.#resumePaused(),
     });
     this.#sessionMachine = this.#provideSessionMachine();
+    this.#cluster = o.cluster ? this.#joinCluster(o.cluster) : null;
     // Session actors join the supervisor's actor system (option `parent`) rather than each building one of its
     // own: far less memory per idle session. Inspection is then attached once, to that system, and filtered
     // to the supervisor and the sampled sessions.
@@ -218,6 +225,11 @@ export class Edge implements HandshakeHost {
     };
   }
 
+  /** Cluster mode: this edge's membership and Redis health; null when the edge runs alone. */
+  get cluster(): RedisCluster | null {
+    return this.#cluster?.store ?? null;
+  }
+
   stats(): EdgeStats {
     return {
       sessions: this.sessions.size,
@@ -241,6 +253,7 @@ export class Edge implements HandshakeHost {
       this.#actorOf(s).send({ type: 'edge.shutdown' });
     }
     await this.#master.close(2_000);
+    await this.#cluster?.store.leave();
     await closed;
     clearInterval(this.#sweepTimer);
     this.#supervisor.send({ type: 'master.drained' });
@@ -297,6 +310,7 @@ export class Edge implements HandshakeHost {
           }
         },
         sendFailure: ({ context }, params: { reason: SessionEndReason }) => {
+          if (this.#cluster) return; // sent once Redis confirms this edge owned the session (EdgeCluster.ended)
           this.counters.failuresSent++;
           this.#master.sendControl(context.id, Flag.Failure, utf8.encode(params.reason));
         },
@@ -308,6 +322,7 @@ export class Edge implements HandshakeHost {
           const s = get(context.id);
           if (!s) return;
           this.#stale.set(s.id, s);
+          this.#cluster?.enteredStale(s, context.staleSince ?? this.clock.now());
           if (!s.hasSessionKey) this.#queueKeyDerivation(s);
           this.log.info({ sessionId: s.id, state: 'stale' }, 'session.stale');
           this.#onLifecycle?.({ type: 'session.stale', sessionId: s.id });
@@ -320,7 +335,9 @@ export class Edge implements HandshakeHost {
           }
         },
         leftStale: ({ context }) => {
+          const s = this.#stale.get(context.id);
           this.#stale.delete(context.id);
+          if (s) this.#cluster?.leftStale(s);
         },
         release: ({ context }) => {
           const s = get(context.id);
@@ -332,6 +349,7 @@ export class Edge implements HandshakeHost {
           s.missed?.clear();
           s.missed = null;
           if (context.endReason === 'kick') this.counters.kicks++;
+          this.#cluster?.ended(s.id, context.endReason);
           this.log.info({ sessionId: s.id, state: 'reaped', reason: context.endReason, resumes: context.resumes }, 'session.reaped');
           this.#onLifecycle?.({ type: 'session.reaped', sessionId: s.id, reason: context.endReason ?? 'unknown' });
         },
@@ -344,6 +362,57 @@ export class Edge implements HandshakeHost {
           return Math.max(0, at - now);
         },
       },
+    });
+  }
+
+  /** The cluster glue, with what it may do to this edge's sessions (src/cluster/edge-cluster.ts). */
+  #joinCluster(store: RedisCluster): EdgeCluster {
+    const forwardLeftovers = (s: Session) => {
+      const sock = s.socket as ClientSocket | null;
+      if (sock && s.decoder) this.#forwardFrames(s, sock);
+    };
+    return new EdgeCluster(store, {
+      log: this.log,
+      sessions: this.sessions,
+      replayPool: this.replayPool,
+      now: () => this.clock.now(),
+      sendControl: (id, flag, data) => {
+        if (flag === Flag.Failure) this.counters.failuresSent++;
+        this.#master.sendControl(id, flag, data);
+      },
+      masterFrame: (f) => this.#onMasterFrame(f),
+      resumeFailed: (p, reason) => this.resumeFailed(p, reason),
+      resumePassedLocally: (p) => {
+        this.#resumePassedHere(p);
+        forwardLeftovers(p.session!);
+      },
+      completeResume: (s) => {
+        this.#completeResume(s);
+        forwardLeftovers(s);
+      },
+      addStale: (s, since) => {
+        this.sessions.set(s.id, s);
+        this.#actorOf(s).send({ type: 'socket.closed', reason: 'held here without a socket', at: since });
+      },
+      dropMoved: (s) => {
+        s.attempt?.end();
+        s.attempt = null;
+        this.sessions.delete(s.id);
+        this.#stale.delete(s.id);
+        this.#paused.delete(s);
+        if (s.socket) this.#detachSocket(s, true);
+        // Out of the registry first: the actor's effects then find no session and do nothing; kick ends it.
+        s.actor?.send({ type: 'session.kick' });
+        s.missed?.clear();
+        s.missed = null;
+        this.#onLifecycle?.({ type: 'session.reaped', sessionId: s.id, reason: 'moved to another edge' });
+      },
+      makeStale: (s, why) => {
+        this.#detachSocket(s, true);
+        this.#actorOf(s).send({ type: 'socket.closed', reason: why, at: this.clock.now() });
+      },
+      kick: (s) => this.#actorOf(s).send({ type: 'session.kick' }),
+      nextAttempt: () => this.#nextAttempt++,
     });
   }
 
@@ -385,9 +454,14 @@ export class Edge implements HandshakeHost {
   // ---------------------------------------------------------------- handshake host
 
   createSession(p: PendingConnection, clientKey: Uint8Array): void {
-    const id = this.#nextId++;
+    const id = this.#cluster ? this.#cluster.nextId() : this.#nextId++;
+    if (id === null) {
+      p.fail('cluster store unreachable and this edge has no session id left: new sessions are refused until it is back', 'VL_ERR_CLUSTER_UNAVAILABLE');
+      return;
+    }
     const s = new Session(id, clientKey, p.address);
     this.sessions.set(id, s);
+    this.#cluster?.created(s);
     this.counters.sessionsOpened++;
     // An inspected session gets its actor at once so the inspector sees it from the start; others get
     // theirs at their first lifecycle event.
@@ -416,11 +490,19 @@ export class Edge implements HandshakeHost {
     return actor;
   }
 
-  requestResume(p: PendingConnection, idBig: bigint): Session | string {
+  requestResume(p: PendingConnection, idBig: bigint): Session | string | Promise<Session | string> {
     const now = this.clock.now();
     if (this.#failedByAddr.blocked(p.address, now)) return 'too many failed resumes from this address';
     const id = idBig <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(idBig) : -1;
     const s = id > 0 ? this.sessions.get(id) : undefined;
+    const blocked = this.#cluster?.resumeBlocked();
+    if (blocked) return blocked;
+    if (!s && this.#cluster && id > 0 && !this.#failedById.blocked(id, now)) {
+      return this.#cluster.resumeRemote(p, id).then((r) => {
+        if (typeof r === 'string' && r.startsWith('resume of unknown')) this.#failedByAddr.record(p.address, this.clock.now());
+        return r;
+      });
+    }
     if (!s) {
       this.#failedByAddr.record(p.address, now);
       return `resume of unknown session ${idBig}`;
@@ -467,6 +549,13 @@ export class Edge implements HandshakeHost {
 
   resumePassed(p: PendingConnection): void {
     const s = p.session!;
+    // In a cluster the session is claimed in Redis first (it may come from another edge).
+    if (this.#cluster && s.attempt === p) return this.#cluster.passed(p, s);
+    this.#resumePassedHere(p);
+  }
+
+  #resumePassedHere(p: PendingConnection): void {
+    const s = p.session!;
     if (s.attempt !== p || this.sessions.get(s.id) !== s) {
       p.end();
       return;
@@ -482,6 +571,10 @@ export class Edge implements HandshakeHost {
     const now = this.clock.now();
     this.#failedById.record(s.id, now);
     this.#failedByAddr.record(p.address, now);
+    if (this.#cluster && this.sessions.get(s.id) !== s) {
+      if (s.attempt === p) this.#cluster.remoteFailed(s);
+      return;
+    }
     if (s.attempt === p) {
       s.attempt = null;
       this.#actorOf(s).send({ type: 'resume.failed', attempt: p.attempt, reason });
@@ -659,7 +752,8 @@ export class Edge implements HandshakeHost {
     const id = readIdNumber(f, 0);
     if (flag === Flag.Data) {
       const s = id > 0 ? this.sessions.get(id) : undefined;
-      if (s === undefined) return this.#unknownId(f, id);
+      if (s === undefined) return this.#cluster ? this.#cluster.unknownData(id, readU64LE(f, 0), f.subarray(TAG_SIZE)) : this.#unknownId(f, id);
+      if (s.cluster !== null && s.cluster.fromOtherEdge) s.cluster.fromOtherEdge = false;
       const data = f.subarray(TAG_SIZE);
       const w = s.writer;
       if (w !== null) {
@@ -679,6 +773,7 @@ export class Edge implements HandshakeHost {
     if (flag === Flag.Kick) {
       const s = id > 0 ? this.sessions.get(id) : undefined;
       if (s === undefined) {
+        if (this.#cluster?.unknownKick(id)) return;
         this.log.info({ sessionId: id >= 0 ? id : logId(readU64LE(f, 0)) }, 'master.kick_unknown: ignored');
         return;
       }
@@ -699,10 +794,12 @@ export class Edge implements HandshakeHost {
     const count = missed?.count ?? 0;
     if (count >= C.missedPacketsBufferSize || (missed?.bytes ?? 0) + data.length > C.missedPacketsBufferBytes) {
       this.log.info({ sessionId: s.id, buffered: count }, 'session.missed_overflow');
+      this.#cluster?.overflowing(s, data);
       this.#actorOf(s).send({ type: 'missed.overflow' });
       return;
     }
     (s.missed ??= new ReplayBuffer(this.replayPool)).push(data);
+    this.#cluster?.buffered(s, data);
   }
 
   /**

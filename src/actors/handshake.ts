@@ -16,15 +16,15 @@ const PING_FRAME = encodeFrame(encodeHandshake({ type: 'Ping' }));
 export const kPending = Symbol('voltlane.pending');
 export type PendingSocket = net.Socket & { [kPending]?: PendingConnection };
 
-type Step = 'version' | 'key' | 'response' | 'ping' | 'done';
+type Step = 'version' | 'key' | 'lookup' | 'response' | 'ping' | 'done';
 
 /** What the handshake needs from the edge. */
 export interface HandshakeHost {
   readonly edgePublicKeyFrame: Uint8Array;
   /** A valid client key: create the session, send ClientId, hand the socket over. */
   createSession(p: PendingConnection, clientKey: Uint8Array): void;
-  /** A reconnect names `id`: the session to challenge, or a refusal reason. */
-  requestResume(p: PendingConnection, id: bigint): Session | string;
+  /** A reconnect names `id`: the session to challenge, or a refusal reason (later, when it must be looked up elsewhere). */
+  requestResume(p: PendingConnection, id: bigint): Session | string | Promise<Session | string>;
   deriveSessionKey(s: Session): Uint8Array | Error;
   /** The response and Ping checked out: move the session to this socket. */
   resumePassed(p: PendingConnection): void;
@@ -45,7 +45,7 @@ export class PendingConnection {
   /** Set for a reconnect once ClientId named a session. */
   session: Session | null = null;
   attempt = 0;
-  #challenge: Uint8Array | null = null;
+  #challengeBytes: Uint8Array | null = null;
   #challengeNonce: Uint8Array | null = null;
   ended = false;
 
@@ -57,7 +57,7 @@ export class PendingConnection {
 
   /** Processes buffered frames; stops when the handshake completes (leftover frames stay in the decoder). */
   pump(): void {
-    while (this.step !== 'done' && !this.ended) {
+    while (this.step !== 'done' && this.step !== 'lookup' && !this.ended) {
       const f = this.decoder.next();
       if (f === null) return;
       if (f instanceof ProtocolError) {
@@ -90,23 +90,30 @@ export class PendingConnection {
           return;
         }
         if (p.type === 'ClientId') {
-          const s = this.host.requestResume(this, p.id);
-          if (typeof s === 'string') return this.fail(s, 'VL_ERR_RESUME_REFUSED', { sessionId: logId(p.id) });
-          this.session = s;
-          const key = this.host.deriveSessionKey(s);
-          if (key instanceof Error) {
-            this.step = 'done';
-            this.host.resumeFailed(this, key.message);
-            return this.fail(`cannot derive session key: ${key.message}`);
-          }
-          this.#challenge = randomBytes(CHALLENGE_SIZE);
-          const blob = seal(key, this.#challenge);
-          this.#challengeNonce = blob.subarray(blob.length - NONCE_SIZE);
-          this.step = 'response';
-          this.socket.write(encodeFrame(encodeHandshake({ type: 'Challenge', blob })));
+          const found = this.host.requestResume(this, p.id);
+          if (!(found instanceof Promise)) return this.#challenge(found, p.id);
+          // Held by another edge of the cluster: challenge once its record is here; frames wait in the decoder.
+          this.step = 'lookup';
+          const id = p.id;
+          found.then(
+            (s) => {
+              if (this.ended) {
+                if (typeof s !== 'string') {
+                  this.session = s;
+                  this.host.resumeFailed(this, 'connection closed during the lookup');
+                }
+                return;
+              }
+              this.step = 'key';
+              this.#challenge(s, id);
+              this.pump();
+            },
+            (err: unknown) => this.fail(`resume lookup failed: ${(err as Error).message}`, 'VL_ERR_RESUME_REFUSED', { sessionId: logId(id) }),
+          );
           return;
         }
         return this.fail(`expected PubKey or ClientId, got ${p.type}`);
+
       case 'response': {
         if (p.type !== 'ChallengeResponse') return this.#resumeFail(`expected ChallengeResponse, got ${p.type}`);
         const nonce = sealedNonce(p.blob);
@@ -118,7 +125,7 @@ export class PendingConnection {
         if (key instanceof Error) return this.#resumeFail(key.message);
         const plain = open(key, p.blob);
         if (plain instanceof ProtocolError) return this.#resumeFail(`challenge response: ${plain.message}`);
-        if (!constantTimeEqual(plain, this.#challenge!)) return this.#resumeFail('challenge response does not match');
+        if (!constantTimeEqual(plain, this.#challengeBytes!)) return this.#resumeFail('challenge response does not match');
         this.step = 'ping';
         return;
       }
@@ -128,9 +135,27 @@ export class PendingConnection {
         this.#clearTimer();
         this.host.resumePassed(this);
         return;
+      case 'lookup':
       case 'done':
         return;
     }
+  }
+
+  /** Issues the Challenge for `s` (or refuses with the reason). */
+  #challenge(s: Session | string, id: bigint): void {
+    if (typeof s === 'string') return this.fail(s, 'VL_ERR_RESUME_REFUSED', { sessionId: logId(id) });
+    this.session = s;
+    const key = this.host.deriveSessionKey(s);
+    if (key instanceof Error) {
+      this.step = 'done';
+      this.host.resumeFailed(this, key.message);
+      return this.fail(`cannot derive session key: ${key.message}`);
+    }
+    this.#challengeBytes = randomBytes(CHALLENGE_SIZE);
+    const blob = seal(key, this.#challengeBytes);
+    this.#challengeNonce = blob.subarray(blob.length - NONCE_SIZE);
+    this.step = 'response';
+    this.socket.write(encodeFrame(encodeHandshake({ type: 'Challenge', blob })));
   }
 
   #resumeFail(reason: string): void {

@@ -13,6 +13,20 @@ export const kSession = Symbol('voltlane.session');
 
 export type SessionSocket = net.Socket & { [kSession]?: Session };
 
+/** A session's state in a cluster (null outside cluster mode). */
+export interface SessionClusterState {
+  /** Bumped by every claim: a claim must name the epoch it read before the challenge. */
+  epoch: number;
+  /** The member that held the session when this edge looked it up (resumes of remote sessions). */
+  owner: string;
+  /** Whether it was live there (its socket half-open): that edge must release it first. */
+  ownerLive: boolean;
+  /** Claimed from another edge and no master data received here directly since: forwarded data may still come. */
+  fromOtherEdge: boolean;
+  /** Clock ms when it went stale here, or null while live. */
+  staleSince: number | null;
+}
+
 const INITIAL_STATE = Object.freeze({ live: 'connected' });
 
 export class Session {
@@ -40,6 +54,8 @@ export class Session {
   attempt: PendingConnection | null = null;
   /** The socket was paused because the master link is congested. */
   paused = false;
+  /** Cluster mode only: epoch, previous owner, forwarding state. */
+  cluster: SessionClusterState | null = null;
 
   constructor(id: number, clientKey: Uint8Array, address: string) {
     this.id = id;

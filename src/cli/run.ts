@@ -1,6 +1,7 @@
 // `voltlane [--config FILE]`: load the config, the key file and a logger, run the edge until SIGTERM/SIGINT.
 import { dirname, join } from 'node:path';
 import { Edge } from '../actors/edge.js';
+import { RedisCluster } from '../cluster/redis-cluster.js';
 import { loadConfig, formatAddress, type Config } from '../config/index.js';
 import { loadOrCreateKeyFile } from '../config/keyfile.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
@@ -44,7 +45,18 @@ export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
   const { keyPair, created } = loadOrCreateKeyFile(keyPath);
   log.info({ path: keyPath, created, publicKey: Buffer.from(keyPair.publicKey).toString('hex') }, 'edge.key');
   const observe = prepareObservability(config, o);
-  const edge = new Edge({ config, keyPair, log, ...observe.edgeOptions });
+  const cluster = config.cluster?.redisUrl
+    ? new RedisCluster({
+        redisUrl: config.cluster.redisUrl,
+        keyPrefix: config.cluster.keyPrefix,
+        memberTimeoutMs: Math.round(config.cluster.memberTimeoutSecs * 1000),
+        publicKey: keyPair.publicKey,
+        staleTtlMs: Math.round(config.clients.staleTimeoutSecs * 1000) + 60_000,
+        log,
+      })
+    : undefined;
+  const edge = new Edge({ config, keyPair, log, ...observe.edgeOptions, ...(cluster ? { cluster } : {}) });
+  if (cluster) await cluster.join();
   const address = await edge.start();
   log.info({ listen: formatAddress(address), master: formatAddress(config.master.address) }, 'edge.started');
   await observe.start(edge, log);

@@ -152,6 +152,23 @@ export class EdgeMetrics {
     });
     total('voltlane_master_reconnects_total', 'Master link connections after the first', () => edge.traffic().masterReconnects);
     total('voltlane_master_protocol_errors_total', 'Malformed packets from the master, skipped', () => edge.counters.masterProtocolErrors);
+    const cluster = edge.cluster;
+    if (cluster) {
+      gauge('voltlane_cluster_redis_up', '1 while Redis answers and this edge is a member of the cluster', () => (cluster.ready ? 1 : 0));
+      gauge('voltlane_cluster_members', 'Living members of the cluster, this edge included (as of the last heartbeat)', () => cluster.members.length);
+      labelledTotal('voltlane_cluster_refusals_total', 'Work refused because Redis was unreachable', 'what', () => [
+        ['new_session', cluster.counters.refusedNewSessions],
+        ['resume', cluster.counters.refusedResumes],
+      ]);
+      labelledTotal('voltlane_cluster_forwarded_packets_total', 'Master packets that reached the wrong edge, forwarded to the owner', 'direction', () => [
+        ['out', cluster.counters.forwardedOut],
+        ['in', cluster.counters.forwardedIn],
+      ]);
+      total('voltlane_cluster_claims_total', 'Sessions claimed in Redis by a resume on this edge', () => cluster.counters.claims);
+      total('voltlane_cluster_adopted_total', 'Sessions of dead edges adopted by this edge', () => cluster.counters.adopted);
+      total('voltlane_cluster_resyncs_total', 'Times Redis came back without the cluster data and the sessions were written again', () => cluster.counters.resyncs);
+      total('voltlane_cluster_redis_errors_total', 'Redis commands that failed', () => cluster.counters.errors);
+    }
     if (src.inspector) {
       const stats = src.inspector;
       gauge('voltlane_inspector_clients', 'Inspector UIs connected to the relay', () => stats().clients);

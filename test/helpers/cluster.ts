@@ -1,0 +1,60 @@
+// Edges of one cluster for tests: each a real in-process edge with its own raw master, joined through a real Redis.
+import { Edge } from '../../src/actors/edge.js';
+import { RedisCluster } from '../../src/cluster/redis-cluster.js';
+import type { Config } from '../../src/config/index.js';
+import type { KeyPair } from '../../src/io/crypto.js';
+import { captureLogger } from '../../src/fuzz/in-process.js';
+import { testConfig } from './edge.js';
+import { RawMaster } from './wire.js';
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export interface ClusterEdge {
+  edge: Edge;
+  store: RedisCluster;
+  port: number;
+  master: RawMaster;
+  logs: Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export async function startClusterEdge(
+  redisUrl: string,
+  prefix: string,
+  keyPair: KeyPair,
+  overrides: DeepPartial<Config> = {},
+  memberTimeoutMs = 1_000,
+): Promise<ClusterEdge> {
+  const master = new RawMaster();
+  const masterPort = await master.listen();
+  const logs: Array<Record<string, unknown>> = [];
+  const log = captureLogger(logs);
+  const config = testConfig(masterPort, overrides);
+  const store = new RedisCluster({
+    redisUrl,
+    keyPrefix: prefix,
+    memberTimeoutMs,
+    publicKey: keyPair.publicKey,
+    staleTtlMs: config.clients.staleTimeoutSecs * 1000 + 60_000,
+    log,
+  });
+  const edge = new Edge({ config, keyPair, log, cluster: store });
+  await store.join();
+  const { port } = await edge.start();
+  await master.connected();
+  return {
+    edge,
+    store,
+    port,
+    master,
+    logs,
+    async stop() {
+      await edge.stop();
+      await master.close();
+    },
+  };
+}
+
+export function logged(e: ClusterEdge, msg: string): boolean {
+  return e.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith(msg));
+}

@@ -1,0 +1,216 @@
+// A cluster of edges through a real redis-server: one key, unique ids, resume on another edge with master data in
+// flight both ways, a half-open takeover across edges, forwarded kicks, an edge that leaves, Redis restarted.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Flag } from '../../src/io/firehose.js';
+import { generateKeyPair } from '../../src/io/crypto.js';
+import { RedisCluster } from '../../src/cluster/redis-cluster.js';
+import { captureLogger } from '../../src/fuzz/in-process.js';
+import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { startClusterEdge, logged, type ClusterEdge } from '../helpers/cluster.js';
+import { frame, rawNewSession, rawResume, refused, text, waitFor, type RawSession } from '../helpers/wire.js';
+
+let redis: RedisServer;
+let n = 0;
+const edges: ClusterEdge[] = [];
+const sockets: RawSession[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.dispose();
+});
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.socket.destroy();
+  for (const e of edges.splice(0)) await e.stop();
+});
+
+const buffering = { clients: { missedPacketsBufferSize: 16 } };
+
+async function cluster(count: number, overrides = buffering) {
+  const prefix = `t${++n}`;
+  const keyPair = generateKeyPair();
+  const out: ClusterEdge[] = [];
+  for (let i = 0; i < count; i++) {
+    const e = await startClusterEdge(redis.url, prefix, keyPair, overrides);
+    edges.push(e);
+    out.push(e);
+  }
+  return { prefix, keyPair, edges: out };
+}
+
+async function newSession(e: ClusterEdge): Promise<RawSession> {
+  const s = await rawNewSession(e.port);
+  sockets.push(s);
+  return s;
+}
+
+async function resume(e: ClusterEdge, c: RawSession): Promise<RawSession> {
+  const r = await rawResume(e.port, c.id, c.keyPair);
+  sockets.push(r);
+  return r;
+}
+
+async function dataFrom(e: ClusterEdge, id: bigint, label: string): Promise<void> {
+  await e.master.expect((p) => p.id === id && p.flag === Flag.Data && text(p.data) === label, 5000, label);
+}
+
+async function nextText(c: RawSession): Promise<string> {
+  return text(await c.q.next(5000));
+}
+
+describe('cluster through Redis', () => {
+  it('refuses an edge whose key differs from the cluster key, with a clear error', async () => {
+    const { prefix } = await cluster(1);
+    const other = generateKeyPair();
+    const store = new RedisCluster({ redisUrl: redis.url, keyPrefix: prefix, memberTimeoutMs: 1000, publicKey: other.publicKey, staleTtlMs: 60_000, log: captureLogger([]) });
+    await expect(store.join()).rejects.toThrow(/public key .* differs from the cluster's .*same key file/);
+  });
+
+  it('hands out ids unique across the edges', async () => {
+    const { edges: [a, b] } = await cluster(2);
+    const ids = new Set<bigint>();
+    for (let i = 0; i < 6; i++) ids.add((await newSession(i % 2 ? a! : b!)).id);
+    expect(ids.size).toBe(6);
+  });
+
+  it('resumes a stale session on another edge: buffered packets first, Reconnection there, late master data forwarded', async () => {
+    const { edges: [a, b] } = await cluster(2);
+    const c = await newSession(a!);
+    c.socket.write(frame('hello'));
+    await dataFrom(a!, c.id, 'hello');
+    c.socket.destroy();
+    await waitFor(() => a!.edge.stats().stale === 1, 5000, 'stale on A');
+    a!.master.send(c.id, Flag.Data, Buffer.from('m1'));
+    a!.master.send(c.id, Flag.Data, Buffer.from('m2'));
+    await waitFor(() => (a!.edge.sessions.get(Number(c.id))?.missed?.count ?? 0) === 2, 5000, 'buffered on A');
+    // Let the mirror of the buffer reach Redis.
+    await waitFor(() => a!.store.counters.errors === 0, 100);
+    const r = await rawResume(b!.port, c.id, c.keyPair, { extra: frame('after-resume') });
+    sockets.push(r);
+    expect(await nextText(r)).toBe('m1');
+    expect(await nextText(r)).toBe('m2');
+    // B's firehose: Reconnection before the client's data there.
+    const rec = await b!.master.expect((p) => p.id === c.id && (p.flag === Flag.Reconnection || p.flag === Flag.Data), 5000, 'reconnection');
+    expect(rec.flag).toBe(Flag.Reconnection);
+    await dataFrom(b!, c.id, 'after-resume');
+    // A lets go without a Failure.
+    await waitFor(() => !a!.edge.sessions.has(Number(c.id)), 5000, 'A releases the session');
+    // Master data sent to A after the move still reaches the client, in order, then B's own.
+    a!.master.send(c.id, Flag.Data, Buffer.from('late-1'));
+    a!.master.send(c.id, Flag.Data, Buffer.from('late-2'));
+    expect(await nextText(r)).toBe('late-1');
+    expect(await nextText(r)).toBe('late-2');
+    b!.master.send(c.id, Flag.Data, Buffer.from('direct'));
+    expect(await nextText(r)).toBe('direct');
+    r.socket.write(frame('still-here'));
+    await dataFrom(b!, c.id, 'still-here');
+    expect(a!.master.forId(c.id).filter((p) => p.flag !== Flag.Data)).toEqual([]);
+    expect(b!.master.forId(c.id).filter((p) => p.flag === Flag.Failure)).toEqual([]);
+    expect(b!.master.forId(c.id).filter((p) => p.flag === Flag.Reconnection)).toHaveLength(1);
+  });
+
+  it('ends the session with one Failure when old-edge data arrives after newer data from the new edge', async () => {
+    const { edges: [a, b] } = await cluster(2);
+    const c = await newSession(a!);
+    c.socket.destroy();
+    await waitFor(() => a!.edge.stats().stale === 1, 5000, 'stale on A');
+    const r = await resume(b!, c);
+    await waitFor(() => !a!.edge.sessions.has(Number(c.id)), 5000, 'A releases the session');
+    b!.master.send(c.id, Flag.Data, Buffer.from('new'));
+    expect(await nextText(r)).toBe('new');
+    a!.master.send(c.id, Flag.Data, Buffer.from('old'));
+    const f = await b!.master.expect((p) => p.id === c.id && p.flag === Flag.Failure, 5000, 'Failure');
+    expect(text(f.data)).toMatch(/crossed a move/);
+    await waitFor(() => !b!.edge.sessions.has(Number(c.id)), 5000, 'session ended');
+    expect([...a!.master.forId(c.id), ...b!.master.forId(c.id)].filter((p) => p.flag === Flag.Failure)).toHaveLength(1);
+  });
+
+  it('takes over a session whose socket on another edge is half-open: the old edge closes it and sends nothing', async () => {
+    const { edges: [a, b] } = await cluster(2);
+    const c = await newSession(a!);
+    c.socket.write(frame('one'));
+    await dataFrom(a!, c.id, 'one');
+    const closed = new Promise<void>((res) => c.socket.once('close', () => res()));
+    const r = await resume(b!, c); // the old socket is still open: A must release it first
+    await closed;
+    const rec = await b!.master.expect((p) => p.id === c.id && p.flag !== Flag.Data, 5000, 'reconnection');
+    expect(rec.flag).toBe(Flag.Reconnection);
+    a!.master.send(c.id, Flag.Data, Buffer.from('via-a'));
+    expect(await nextText(r)).toBe('via-a');
+    expect(a!.master.forId(c.id).filter((p) => p.flag === Flag.Failure)).toEqual([]);
+    expect(logged(a!, 'cluster.release_requested')).toBe(true);
+  });
+
+  it('forwards a Kick sent to the old edge; the master hears no Failure', async () => {
+    const { edges: [a, b] } = await cluster(2);
+    const c = await newSession(a!);
+    c.socket.destroy();
+    await waitFor(() => a!.edge.stats().stale === 1, 5000, 'stale on A');
+    const r = await resume(b!, c);
+    await waitFor(() => !a!.edge.sessions.has(Number(c.id)), 5000, 'A releases the session');
+    const closed = new Promise<void>((res) => r.socket.once('close', () => res()));
+    a!.master.send(c.id, Flag.Kick);
+    await closed;
+    await waitFor(() => !b!.edge.sessions.has(Number(c.id)), 5000, 'kicked on B');
+    expect([...a!.master.forId(c.id), ...b!.master.forId(c.id)].filter((p) => p.flag === Flag.Failure)).toEqual([]);
+  });
+
+  it('ends a stale session once, with one Failure from its owner; later data for it is answered with Failure on any edge', async () => {
+    const { edges: [a, b] } = await cluster(2, { clients: { missedPacketsBufferSize: 16, staleTimeoutSecs: 0.3, staleReapIntervalSecs: 0.05 } } as never);
+    const c = await newSession(a!);
+    c.socket.destroy();
+    const f = await a!.master.expect((p) => p.id === c.id && p.flag === Flag.Failure, 5000, 'Failure');
+    expect(text(f.data)).toBe('stale timeout');
+    // Data for the ended id, on any edge, is answered with Failure (unknown client), as for a never-issued id.
+    b!.master.send(c.id, Flag.Data, Buffer.from('x'));
+    const e = await b!.master.expect((p) => p.flag === Flag.Failure, 5000, 'Failure for the ended id');
+    expect([e.id, text(e.data)]).toEqual([c.id, 'unknown client']);
+    b!.master.send(999_999n, Flag.Data, Buffer.from('x'));
+    const u = await b!.master.expect((p) => p.flag === Flag.Failure, 5000, 'unknown Failure');
+    expect(u.id).toBe(999_999n);
+    expect(a!.master.forId(c.id).filter((p) => p.flag === Flag.Failure)).toHaveLength(1);
+  });
+
+  it('an edge that stops leaves its sessions to the others: its clients resume there with their buffered packets', async () => {
+    const { edges: [a, b] } = await cluster(2);
+    const c = await newSession(a!);
+    c.socket.destroy();
+    await waitFor(() => a!.edge.stats().stale === 1, 5000, 'stale on A');
+    a!.master.send(c.id, Flag.Data, Buffer.from('kept'));
+    await waitFor(() => (a!.edge.sessions.get(Number(c.id))?.missed?.count ?? 0) === 1, 5000, 'buffered on A');
+    edges.splice(edges.indexOf(a!), 1);
+    await a!.stop();
+    expect(a!.master.forId(c.id).filter((p) => p.flag === Flag.Failure)).toEqual([]);
+    await waitFor(() => b!.edge.sessions.has(Number(c.id)), 5000, 'adopted by B');
+    const r = await resume(b!, c);
+    expect(await nextText(r)).toBe('kept');
+    await b!.master.expect((p) => p.id === c.id && p.flag === Flag.Reconnection, 5000, 'reconnection');
+  });
+
+  it('keeps live sessions flowing while Redis restarts, refuses resumes meanwhile, and recovers by itself', async () => {
+    const { edges: [a, b] } = await cluster(2);
+    const c = await newSession(a!);
+    await redis.stop();
+    await waitFor(() => !b!.store.ready, 5000, 'B sees Redis gone');
+    const e = await refused(rawResume(b!.port, c.id, c.keyPair), 'a resume while Redis is down to be refused');
+    expect(e.message).toMatch(/closed/);
+    expect(logged(b!, 'handshake.refused')).toBe(true);
+    expect(b!.store.counters.refusedResumes).toBeGreaterThan(0);
+    c.socket.write(frame('during'));
+    await dataFrom(a!, c.id, 'during');
+    a!.master.send(c.id, Flag.Data, Buffer.from('back'));
+    expect(await nextText(c)).toBe('back');
+    await redis.restart();
+    await waitFor(() => a!.store.ready && b!.store.ready, 10_000, 'reconnected');
+    await waitFor(() => a!.store.counters.resyncs > 0, 10_000, 'resync');
+    c.socket.destroy();
+    await waitFor(() => a!.edge.stats().stale === 1, 5000, 'stale on A');
+    const r = await resume(b!, c);
+    await b!.master.expect((p) => p.id === c.id && p.flag === Flag.Reconnection, 5000, 'reconnection');
+    r.socket.write(frame('after'));
+    await dataFrom(b!, c.id, 'after');
+    const d = await newSession(b!);
+    expect(d.id).not.toBe(c.id);
+  });
+});
