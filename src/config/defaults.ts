@@ -34,6 +34,8 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
   },
   http: { address: null },
   cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
+  tls: { address: null, certFile: '', keyFile: '', caFile: '' },
+  websocket: { address: null, path: '/', tls: false, allowedOrigins: [] },
 });
 
 export const DEFAULT_CONFIG_TOML = `# connserver.toml: configuration of the Voltlane edge connection server.
@@ -221,4 +223,47 @@ key_prefix = "voltlane"
 # (Failure) if their clients do not come back within stale_timeout_secs. A
 # number greater than 0, at most 3600, fractions allowed.
 member_timeout_secs = 5
+
+[tls]
+# Address of a second client listener that speaks the same protocol inside
+# TLS, as host:port, or "" to turn it off (the default). The plain listener
+# above stays on for clients built on the original library. Needs cert_file
+# and key_file. TLS 1.2 is the minimum; ciphers are Node's defaults.
+address = ""
+
+# Certificate chain (PEM) presented to clients, the server's certificate
+# first. Relative paths are read from the directory of this file. The files
+# are read again on SIGHUP and when they change: new connections get the new
+# certificate, open ones keep theirs.
+cert_file = ""
+
+# Private key (PEM) of that certificate, readable by Voltlane only.
+key_file = ""
+
+# CA certificates (PEM) that client certificates must chain to, or "" (the
+# default) for no client certificates. When set, a client without a valid
+# certificate is refused during the TLS handshake.
+ca_file = ""
+
+[websocket]
+# Address of a WebSocket listener for browsers and clients behind HTTP
+# proxies, as host:port, or "" to turn it off (the default). One protocol
+# frame per binary WebSocket message, without the 4-byte length prefix.
+# Text messages are refused (close code 1003), messages over
+# limits.max_frame_size too (1009). Every limit in [limits] counts WebSocket
+# connections together with the other listeners, per address.
+address = ""
+
+# The URL path that accepts the upgrade, such as "/" (the default) or
+# "/voltlane". Other paths get HTTP 404.
+path = "/"
+
+# Serve wss:// (WebSocket inside TLS) with the certificate files of [tls]:
+# true or false (the default).
+tls = false
+
+# Origins browsers may connect from, such as ["https://game.example.com"];
+# [] (the default) allows any. An upgrade whose Origin header is not listed is
+# refused with HTTP 403. Clients that send no Origin (not browsers) are let in.
+allowed_origins = []
 `;

@@ -79,7 +79,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   overlay(settings, envSettings(opts.env ?? process.env, 'env', (name) => `environment variable ${name}`, warnings));
   overlay(settings, flagSettings(opts.flags ?? {}));
 
-  const { config, sources } = finish(settings, warnings);
+  const { config, sources } = finish(settings, warnings, dirname(path));
   return deepFreeze({ config, path, created: file.created, warnings, sources });
 }
 
@@ -220,7 +220,7 @@ function flagSettings(flags: NonNullable<LoadOptions['flags']>): Settings {
 }
 
 /** Builds the typed config, checks keys against each other, adds advisory warnings. */
-function finish(settings: Settings, warnings: string[]): { config: Config; sources: Record<string, ConfigSource> } {
+function finish(settings: Settings, warnings: string[], baseDir?: string): { config: Config; sources: Record<string, ConfigSource> } {
   const tree: Record<string, Record<string, unknown>> = {};
   const sources: Record<string, ConfigSource> = {};
   for (const entry of KEYS) {
@@ -249,6 +249,7 @@ function finish(settings: Settings, warnings: string[]): { config: Config; sourc
         `${ORIGINAL_MAX_FRAME_SIZE} bytes may break them`,
     );
   }
+  checkTransports(config, settings, baseDir);
   const missed = config.clients.missedPacketsBufferSize;
   if (missed > 0 && config.clients.channelCapacity < 2 * missed) {
     warnings.push(
@@ -258,6 +259,29 @@ function finish(settings: Settings, warnings: string[]): { config: Config; sourc
     );
   }
   return { config: deepFreeze(config), sources };
+}
+
+/** TLS needs its certificate files; relative file paths are read from the config file's directory. */
+function checkTransports(config: Config, settings: Settings, baseDir: string | undefined): void {
+  const tls = config.tls!;
+  const wantsTls: string[] = [];
+  if (tls.address !== null) wantsTls.push('tls.address');
+  if (config.websocket!.address !== null && config.websocket!.tls) wantsTls.push('websocket.tls');
+  for (const key of ['cert_file', 'key_file'] as const) {
+    const field = key === 'cert_file' ? 'certFile' : 'keyFile';
+    if (wantsTls.length > 0 && tls[field] === '') {
+      const why = wantsTls[0]!;
+      throw new ConfigError(`tls.${key} is empty but ${why} (from ${(settings.get(why) as Setting).where}) needs a certificate; expected a PEM file path`, {
+        key: `tls.${key}`,
+        source: (settings.get(`tls.${key}`) as Setting).where,
+      });
+    }
+  }
+  if (baseDir !== undefined) {
+    for (const field of ['certFile', 'keyFile', 'caFile'] as const) {
+      if (tls[field] !== '') tls[field] = resolve(baseDir, tls[field]);
+    }
+  }
 }
 
 function invalid(entry: KeyEntry, raw: unknown, where: string, problem?: string): ConfigError {

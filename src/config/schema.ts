@@ -45,6 +45,10 @@ export interface Config {
   http?: { address: HostPort | null };
   /** Many edges as one cluster through Redis/Valkey; absent or an empty redisUrl: off. */
   cluster?: { redisUrl: string; keyPrefix: string; memberTimeoutSecs: number };
+  /** The TLS listener and the certificate files (also used by the WebSocket listener with `tls`); absent: off. */
+  tls?: { address: HostPort | null; certFile: string; keyFile: string; caFile: string };
+  /** The WebSocket listener; absent or a null address: off. */
+  websocket?: { address: HostPort | null; path: string; tls: boolean; allowedOrigins: readonly string[] };
 }
 
 export type SectionName = keyof Config;
@@ -203,6 +207,56 @@ function keyPrefix(): Rule<string> {
   };
 }
 
+/** A file path, or "" for none; relative paths are resolved against the config file's directory. */
+function filePath(): Rule<string> {
+  const fromString = (raw: string): Checked<string> => (raw.includes('\0') ? fail : { ok: true, value: raw.trim() });
+  return {
+    expected: 'a file path (relative to the config file\'s directory), or "" for none',
+    fromToml: (raw) => (typeof raw === 'string' ? fromString(raw) : fail),
+    fromString,
+  };
+}
+
+function boolean(): Rule<boolean> {
+  const fromString = (raw: string): Checked<boolean> => {
+    const t = raw.trim().toLowerCase();
+    return t === 'true' || t === '1' ? { ok: true, value: true } : t === 'false' || t === '0' ? { ok: true, value: false } : fail;
+  };
+  return {
+    expected: 'true or false',
+    fromToml: (raw) => (typeof raw === 'boolean' ? { ok: true, value: raw } : fail),
+    fromString,
+  };
+}
+
+/** The path part of a URL: starts with "/", no spaces, query or fragment. */
+function urlPath(): Rule<string> {
+  const fromString = (raw: string): Checked<string> =>
+    /^\/[^\s?#]*$/.test(raw.trim()) ? { ok: true, value: raw.trim() } : { ok: false, problem: 'a path starts with "/" and has no spaces, "?" or "#"' };
+  return {
+    expected: 'a URL path such as "/" or "/voltlane"',
+    fromToml: (raw) => (typeof raw === 'string' ? fromString(raw) : fail),
+    fromString,
+  };
+}
+
+/** Browser origins ("https://game.example.com"): a TOML array of strings, or a comma-separated string in the environment. */
+function origins(): Rule<readonly string[]> {
+  const check = (list: string[]): Checked<readonly string[]> => {
+    for (const o of list) {
+      if (o !== '*' && !/^[a-z][a-z0-9+.-]*:\/\/[^\s/?#]+$/i.test(o)) {
+        return { ok: false, problem: `"${o}" is not an origin (scheme://host[:port], no path)` };
+      }
+    }
+    return { ok: true, value: list.map((o) => o.toLowerCase()) };
+  };
+  return {
+    expected: 'a list of origins such as ["https://game.example.com"]; [] allows any',
+    fromToml: (raw) => (Array.isArray(raw) && raw.every((o) => typeof o === 'string') ? check(raw as string[]) : fail),
+    fromString: (raw) => check(raw.split(',').map((o) => o.trim()).filter((o) => o !== '')),
+  };
+}
+
 const count = (min: number) => integer(min);
 const bytes = (min: number) => integer(min, Number.MAX_SAFE_INTEGER, ' number of bytes');
 const millis = () => integer(1, MAX_TIMER_MS, ' number of milliseconds');
@@ -255,6 +309,18 @@ export const SCHEMA: Schema = {
     redisUrl: { key: 'redis_url', rule: redisUrl() },
     keyPrefix: { key: 'key_prefix', rule: keyPrefix() },
     memberTimeoutSecs: { key: 'member_timeout_secs', rule: positive(' of seconds', 3600) },
+  },
+  tls: {
+    address: { key: 'address', rule: optionalAddress() },
+    certFile: { key: 'cert_file', rule: filePath() },
+    keyFile: { key: 'key_file', rule: filePath() },
+    caFile: { key: 'ca_file', rule: filePath() },
+  },
+  websocket: {
+    address: { key: 'address', rule: optionalAddress() },
+    path: { key: 'path', rule: urlPath() },
+    tls: { key: 'tls', rule: boolean() },
+    allowedOrigins: { key: 'allowed_origins', rule: origins() },
   },
 };
 

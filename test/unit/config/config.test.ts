@@ -49,6 +49,8 @@ const EXPECTED_DEFAULTS: Config = {
   },
   http: { address: null },
   cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
+  tls: { address: null, certFile: '', keyFile: '', caFile: '' },
+  websocket: { address: null, path: '/', tls: false, allowedOrigins: [] },
 };
 
 const EXPECTED_KEYS: Record<string, string[]> = {
@@ -77,6 +79,8 @@ const EXPECTED_KEYS: Record<string, string[]> = {
   ],
   http: ['address'],
   cluster: ['redis_url', 'key_prefix', 'member_timeout_secs'],
+  tls: ['address', 'cert_file', 'key_file', 'ca_file'],
+  websocket: ['address', 'path', 'tls', 'allowed_origins'],
 };
 const ALL_DOTTED = Object.entries(EXPECTED_KEYS).flatMap(([s, keys]) => keys.map((k) => `${s}.${k}`));
 
