@@ -21,6 +21,8 @@ import { ReplayBuffer, SlabPool } from './replay-buffer.js';
 import { kSession, Session, type SessionSocket } from './session.js';
 import { EdgeCluster } from '../cluster/edge-cluster.js';
 import type { RedisCluster } from '../cluster/redis-cluster.js';
+import { transportOf, type ClientConnection, type TransportName } from './transports/connection.js';
+import { Transports } from './transports/listeners.js';
 
 export interface EdgeOptions {
   config: Config;
@@ -39,8 +41,8 @@ export interface EdgeOptions {
 
 /** A lifecycle moment, as logged: refusals carry the address, session moments the id. */
 export type EdgeLifecycleEvent =
-  | { type: 'connection.refused' | 'handshake.refused'; address: string; reason: string }
-  | { type: 'handshake.started'; address: string }
+  | { type: 'connection.refused' | 'handshake.refused'; address: string; reason: string; transport?: TransportName }
+  | { type: 'handshake.started'; address: string; transport?: TransportName }
   | { type: 'session.created' | 'session.stale' | 'session.challenged' | 'session.resumed'; sessionId: number }
   | { type: 'resume.failed' | 'session.reaped'; sessionId: number; reason: string };
 
@@ -75,6 +77,8 @@ export class Edge implements HandshakeHost {
   readonly #supervisor: Actor<typeof supervisorMachine>;
   readonly #sessionMachine;
   readonly #server: net.Server;
+  /** The TLS and WebSocket listeners (their connections come in through acceptConnection). */
+  readonly transports: Transports;
   readonly #pending = new Set<PendingConnection>();
   readonly #addrCounts = new AddressCounts();
   readonly #connBuckets: TokenBuckets;
@@ -157,6 +161,7 @@ export class Edge implements HandshakeHost {
     this.#server = net.createServer({ noDelay: true, pauseOnConnect: false });
     this.#server.on('connection', (s: net.Socket) => this.#onConnection(s as ClientSocket));
     this.#server.on('error', (err) => this.log.error({ err: err.message }, 'listener.error'));
+    this.transports = new Transports(this);
   }
 
   /** Passes on the supervisor's inspection events and those of the sampled session actors. */
@@ -189,6 +194,12 @@ export class Edge implements HandshakeHost {
     });
     const a = this.#server.address() as net.AddressInfo;
     this.log.info({ address: `${a.address}:${a.port}`, master: `${this.config.master.address.host}:${this.config.master.address.port}` }, 'edge.listening');
+    try {
+      await this.transports.start();
+    } catch (err) {
+      await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      throw err;
+    }
     this.#supervisor.start();
     return { host: a.address, port: a.port };
   }
@@ -246,6 +257,7 @@ export class Edge implements HandshakeHost {
     this.#stopping = true;
     this.log.info({ sessions: this.sessions.size }, 'edge.draining');
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const transportsClosed = this.transports.close();
     for (const p of [...this.#pending]) p.end();
     for (const s of [...this.sessions.values()]) {
       s.writer?.flush();
@@ -255,6 +267,7 @@ export class Edge implements HandshakeHost {
     await this.#master.close(2_000);
     await this.#cluster?.store.leave();
     await closed;
+    await transportsClosed;
     clearInterval(this.#sweepTimer);
     this.#supervisor.send({ type: 'master.drained' });
   }
@@ -418,8 +431,14 @@ export class Edge implements HandshakeHost {
 
   // ---------------------------------------------------------------- accepting clients
 
+  /** A connection from another transport's listener (TLS, WebSocket): the same limits, counted together. */
+  acceptConnection(conn: ClientConnection): void {
+    this.#onConnection(conn as ClientSocket);
+  }
+
   #onConnection(sock: ClientSocket): void {
     const addr = sock.remoteAddress ?? 'unknown';
+    const transport = transportOf(sock);
     const L = this.config.limits;
     let refusal: string | null = null;
     if (this.#stopping) refusal = 'edge is shutting down';
@@ -430,8 +449,8 @@ export class Edge implements HandshakeHost {
     else if (!this.#connBuckets.take(addr, this.clock.now())) refusal = 'new-connection rate exceeded';
     if (refusal !== null) {
       this.counters.refused++;
-      this.log.warn({ address: addr, reason: refusal }, 'connection.refused');
-      this.#onLifecycle?.({ type: 'connection.refused', address: addr, reason: refusal });
+      this.log.warn({ address: addr, transport, reason: refusal }, 'connection.refused');
+      this.#onLifecycle?.({ type: 'connection.refused', address: addr, reason: refusal, transport });
       sock.on('error', noop);
       sock.destroy();
       return;
@@ -443,7 +462,7 @@ export class Edge implements HandshakeHost {
     sock[kPending] = p;
     sock[kEdge] = this;
     this.#pending.add(p);
-    this.#onLifecycle?.({ type: 'handshake.started', address: addr });
+    this.#onLifecycle?.({ type: 'handshake.started', address: addr, transport });
     p.timer = setTimeout(onHandshakeTimeout, L.handshakeTimeoutSecs * 1000, p);
     sock.on('data', onSocketData);
     sock.on('close', onSocketClose);
@@ -592,8 +611,9 @@ export class Edge implements HandshakeHost {
 
   refuse(p: PendingConnection, reason: string, detail?: Record<string, unknown>): void {
     this.counters.refused++;
-    this.log.warn({ address: p.address, reason, ...detail }, 'handshake.refused');
-    this.#onLifecycle?.({ type: 'handshake.refused', address: p.address, reason });
+    const transport = transportOf(p.socket);
+    this.log.warn({ address: p.address, transport, reason, ...detail }, 'handshake.refused');
+    this.#onLifecycle?.({ type: 'handshake.refused', address: p.address, reason, transport });
   }
 
   // ---------------------------------------------------------------- sockets of sessions
@@ -821,7 +841,7 @@ function noop(): void {}
 const CLOSE_GRACE_MS = 1_000;
 
 /** Sends FIN after the queued data; destroys the socket if it is not closed within CLOSE_GRACE_MS (ws's close timer). */
-function endGracefully(sock: net.Socket): void {
+function endGracefully(sock: ClientConnection): void {
   if (sock.destroyed) return;
   sock.end();
   const timer = setTimeout(() => sock.destroy(), CLOSE_GRACE_MS);

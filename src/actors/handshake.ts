@@ -1,12 +1,12 @@
 // A client connection before it has a session: the new-session and reconnect handshakes of PROTOCOL.md sec. 3,
 // strict about order, bounded in time and size, with cheap checks before any crypto.
-import type net from 'node:net';
 import { FrameDecoder, encodeFrame } from '../io/framing.js';
 import { decodeHandshake, encodeHandshake, PROTOCOL_VERSION } from '../io/handshake.js';
 import { ProtocolError } from '../io/errors.js';
 import { constantTimeEqual, open, parsePublicKey, randomBytes, seal, sealedNonce, NONCE_SIZE } from '../io/crypto.js';
 import type { Session } from './session.js';
 import { logId } from '../log.js';
+import type { ClientConnection } from './transports/connection.js';
 
 /** No handshake packet is longer than this (an uncompressed PubKey is 67 bytes, a response 74). */
 export const HANDSHAKE_FRAME_CAP = 1024;
@@ -14,7 +14,7 @@ const CHALLENGE_SIZE = 32;
 const PING_FRAME = encodeFrame(encodeHandshake({ type: 'Ping' }));
 
 export const kPending = Symbol('voltlane.pending');
-export type PendingSocket = net.Socket & { [kPending]?: PendingConnection };
+export type PendingSocket = ClientConnection & { [kPending]?: PendingConnection };
 
 type Step = 'version' | 'key' | 'lookup' | 'response' | 'ping' | 'done';
 
@@ -49,7 +49,7 @@ export class PendingConnection {
   #challengeNonce: Uint8Array | null = null;
   ended = false;
 
-  constructor(socket: net.Socket, address: string, host: HandshakeHost) {
+  constructor(socket: ClientConnection, address: string, host: HandshakeHost) {
     this.socket = socket as PendingSocket;
     this.address = address;
     this.host = host;

@@ -1,17 +1,17 @@
 // One client session at run time: its XState actor (lifecycle), its socket, writer and decoder (data path),
 // and its missed-packet buffer while it is away.
-import type net from 'node:net';
 import type { Actor } from 'xstate';
 import type { FrameDecoder } from '../io/framing.js';
 import type { FrameWriter } from '../io/writer.js';
 import type { SessionMachine } from '../machines/session.js';
 import type { PendingConnection } from './handshake.js';
 import type { ReplayBuffer } from './replay-buffer.js';
+import type { ClientConnection } from './transports/connection.js';
 
 /** Symbol under which a client socket carries its Session (module-level listeners, no closure per socket). */
 export const kSession = Symbol('voltlane.session');
 
-export type SessionSocket = net.Socket & { [kSession]?: Session };
+export type SessionSocket = ClientConnection & { [kSession]?: Session };
 
 /** A session's state in a cluster (null outside cluster mode). */
 export interface SessionClusterState {
