@@ -58,7 +58,14 @@ export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
   const edge = new Edge({ config, keyPair, log, ...observe.edgeOptions, ...(cluster ? { cluster } : {}) });
   if (cluster) await cluster.join();
   const address = await edge.start();
-  log.info({ listen: formatAddress(address), master: formatAddress(config.master.address) }, 'edge.started');
+  log.info(
+    {
+      listen: formatAddress(address),
+      ...Object.fromEntries(edge.transports.addresses().map((l) => [l.transport, formatAddress(l.address)])),
+      master: formatAddress(config.master.address),
+    },
+    'edge.started',
+  );
   await observe.start(edge, log);
   return { edge, config, log, address, observe };
 }
@@ -81,4 +88,9 @@ export async function runDaemon(o: RunOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP reads the TLS certificate files again (they are also watched); nothing else is reloaded.
+  process.on('SIGHUP', () => {
+    if (edge.transports.hasCertificates) edge.transports.reloadCertificates('SIGHUP');
+    else log.info('SIGHUP: no TLS certificates configured, nothing to reload');
+  });
 }

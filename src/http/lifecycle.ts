@@ -34,6 +34,10 @@ export class LifecycleRecorder {
   handshakesStarted = 0;
   readonly completed = { new: 0, resume: 0 };
   readonly refusals = new Map<RefusalClass, number>();
+  /** Refusals by the transport the connection came in on (tcp, tls, ws, wss). */
+  readonly refusalsByTransport = new Map<string, number>();
+  /** Connections accepted into a handshake, by transport. */
+  readonly handshakesByTransport = new Map<string, number>();
   readonly reaps = new Map<string, number>();
 
   /** Pass this as EdgeOptions.onLifecycle. */
@@ -51,11 +55,13 @@ export class LifecycleRecorder {
     switch (ev.type) {
       case 'handshake.started':
         this.handshakesStarted++;
+        this.handshakesByTransport.set(ev.transport ?? 'tcp', (this.handshakesByTransport.get(ev.transport ?? 'tcp') ?? 0) + 1);
         return; // too frequent to list; counted only
       case 'connection.refused':
       case 'handshake.refused': {
         const cls = classifyRefusal(ev.reason);
         this.refusals.set(cls, (this.refusals.get(cls) ?? 0) + 1);
+        this.refusalsByTransport.set(ev.transport ?? 'tcp', (this.refusalsByTransport.get(ev.transport ?? 'tcp') ?? 0) + 1);
         if (PER_ADDRESS_CLASSES.has(cls)) this.#noteRefusedAddress(ev.address, now);
         this.#bump('refused', now);
         this.#push({ at: now, type: ev.type, reason: cls });

@@ -6,6 +6,7 @@ import { sessionPhase } from '../machines/session.js';
 import type { InspectorStats } from '../inspect/inspector.js';
 import type { LifecycleRecorder } from './lifecycle.js';
 import { REFUSAL_CLASSES } from './refusals.js';
+import { TRANSPORTS } from '../actors/transports/connection.js';
 
 export interface MetricsSources {
   edge: Edge;
@@ -108,6 +109,20 @@ export class EdgeMetrics {
       'reason',
       () => lifecycle.refusals,
       REFUSAL_CLASSES,
+    );
+    labelledTotal(
+      'voltlane_refusals_by_transport_total',
+      'Connections and handshakes refused, by the transport they came in on',
+      'transport',
+      () => lifecycle.refusalsByTransport,
+      TRANSPORTS,
+    );
+    labelledTotal(
+      'voltlane_handshakes_started_by_transport_total',
+      'Connections accepted into a handshake, by transport',
+      'transport',
+      () => lifecycle.handshakesByTransport,
+      TRANSPORTS,
     );
     gauge(
       'voltlane_refused_addresses',

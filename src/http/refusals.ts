@@ -15,6 +15,8 @@ export const REFUSAL_CLASSES = [
   'resume_rate_limited',
   'resume_failed',
   'closed_during_handshake',
+  'tls_handshake_failed',
+  'bad_websocket_upgrade',
   'other',
 ] as const;
 
@@ -39,6 +41,8 @@ const RULES: ReadonlyArray<[RegExp, RefusalClass]> = [
   [/protocol version/, 'bad_version'],
   [/public key/, 'bad_public_key'],
   [/closed during the (handshake|challenge)/, 'closed_during_handshake'],
+  [/^TLS handshake failed/, 'tls_handshake_failed'],
+  [/WebSocket upgrade|plain HTTP|malformed HTTP request|^websocket:/, 'bad_websocket_upgrade'],
   [/expected |malformed|handshake frame/, 'protocol_violation'],
   [/challenge|response|session key|resume|Ping/i, 'resume_failed'],
 ];

@@ -1,4 +1,5 @@
 // The client's side of the two handshakes of PROTOCOL.md sec. 3 (new session, reconnect), over a Link.
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { constantTimeEqual, open, parsePublicKey, seal, type KeyPair } from '../io/crypto.js';
 import { ProtocolError } from '../io/errors.js';
 import { PROTOCOL_VERSION } from '../io/handshake.js';
@@ -6,9 +7,7 @@ import { ClientError } from './client-errors.js';
 import type { Link } from './client-link.js';
 import { sessionSecrets, type SessionSecrets } from './client-resume-state.js';
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
+const hex = bytesToHex;
 
 /** Steps 1-2 of both flows: announce the version, read and validate the edge's key (compressed). */
 async function greet(link: Link): Promise<Uint8Array> {

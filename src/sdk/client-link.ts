@@ -1,12 +1,14 @@
-// One TCP connection to the edge: dial with a timeout, read handshake packets one step at a time,
-// then deliver raw application frames from the same decoder (bytes after a handshake frame are kept).
-import net from 'node:net';
+// One connection to the edge (TCP, TLS or WebSocket, by the address's scheme): dial with a timeout, read
+// handshake packets one step at a time, then deliver raw application frames from the same decoder (bytes
+// after a handshake frame are kept).
 import { ProtocolError } from '../io/errors.js';
 import { FrameDecoder, writeU32LE } from '../io/framing.js';
 import { decodeHandshake, encodeHandshake, type HandshakePacket, type HandshakeType } from '../io/handshake.js';
 import { FrameWriter } from '../io/writer.js';
 import { formatAddress, type EdgeAddress } from './client-address.js';
 import { ClientError } from './client-errors.js';
+import { openSocket, type LinkSocket } from './client-dial.js';
+import type { TlsClientOptions } from './client-options.js';
 
 export interface LinkOptions {
   /** Bound on the TCP connect and on each read(). */
@@ -14,6 +16,8 @@ export interface LinkOptions {
   readonly maxFrameSize: number;
   /** Aborting destroys the link (or the connect in progress). */
   readonly signal: AbortSignal;
+  /** Certificates for tls:// and wss://. */
+  readonly tls?: TlsClientOptions;
 }
 
 export interface DataHandlers {
@@ -38,7 +42,7 @@ function closedByUser(): ClientError {
 }
 
 export class Link {
-  readonly socket: net.Socket;
+  readonly socket: LinkSocket;
   readonly writer: FrameWriter;
   readonly #decoder: FrameDecoder;
   readonly #signal: AbortSignal;
@@ -52,7 +56,7 @@ export class Link {
   #paused = false;
   #draining = false;
 
-  /** Opens a TCP connection; rejects with VL_ERR_CONNECT, VL_ERR_HANDSHAKE_TIMEOUT or VL_ERR_CLOSED. */
+  /** Opens the connection (and its TLS or WebSocket handshake); rejects with VL_ERR_CONNECT, VL_ERR_HANDSHAKE_TIMEOUT or VL_ERR_CLOSED. */
   static dial(addr: EdgeAddress, opts: LinkOptions): Promise<Link> {
     return new Promise((resolve, reject) => {
       if (opts.signal.aborted) {
@@ -60,10 +64,17 @@ export class Link {
         return;
       }
       const shown = formatAddress(addr);
-      const socket = net.connect({ host: addr.host, port: addr.port });
+      let dialed: ReturnType<typeof openSocket>;
+      try {
+        dialed = openSocket(addr, opts.tls ?? {}, opts.maxFrameSize);
+      } catch (e) {
+        reject(e instanceof ClientError ? e : new ClientError('VL_ERR_CONNECT', `cannot connect to ${shown}: ${(e as Error).message}`, { cause: e }));
+        return;
+      }
+      const { socket, readyEvent } = dialed;
       const done = (err: ClientError | null): void => {
         clearTimeout(timer);
-        socket.off('connect', onConnect);
+        socket.off(readyEvent, onConnect);
         socket.off('error', onError);
         opts.signal.removeEventListener('abort', onAbort);
         if (err) {
@@ -78,16 +89,16 @@ export class Link {
         done(new ClientError('VL_ERR_CONNECT', `cannot connect to ${shown}: ${e.message}`, { cause: e }));
       const onAbort = (): void => done(closedByUser());
       const timer = setTimeout(
-        () => done(new ClientError('VL_ERR_HANDSHAKE_TIMEOUT', `TCP connect to ${shown} took longer than ${opts.timeoutMs} ms`)),
+        () => done(new ClientError('VL_ERR_HANDSHAKE_TIMEOUT', `connecting to ${shown} took longer than ${opts.timeoutMs} ms`)),
         opts.timeoutMs,
       );
-      socket.once('connect', onConnect);
+      socket.once(readyEvent, onConnect);
       socket.once('error', onError);
       opts.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  private constructor(socket: net.Socket, opts: LinkOptions) {
+  private constructor(socket: LinkSocket, opts: LinkOptions) {
     this.socket = socket;
     this.writer = new FrameWriter(socket);
     this.#decoder = new FrameDecoder(opts.maxFrameSize);

@@ -15,7 +15,19 @@ export interface ReconnectOptions {
   maxDelayMs?: number;
 }
 
-export interface ClientOptions {
+/** Certificates for tls:// and wss:// in Node (a browser uses its own trust store and client certificates). */
+export interface TlsClientOptions {
+  /** CA certificates (PEM) to trust instead of the system's: for an edge with a private or self-signed certificate. */
+  ca?: string | Uint8Array | Array<string | Uint8Array>;
+  /** The name the edge's certificate must carry (SNI and verification), when it is not the host dialed. */
+  servername?: string;
+  /** A client certificate (PEM), when the edge asks for one (its tls.ca_file). */
+  cert?: string | Uint8Array;
+  /** The private key (PEM) of `cert`. */
+  key?: string | Uint8Array;
+}
+
+export interface ClientOptions extends TlsClientOptions {
   /** The client's secp256k1 key pair. Default: a fresh one. */
   keyPair?: KeyPair;
   /** Resume this persisted session instead of starting a new one. */
@@ -38,6 +50,7 @@ export interface ClientOptions {
 }
 
 export interface ResolvedOptions {
+  readonly tls: Readonly<TlsClientOptions>;
   readonly keyPair: KeyPair | null;
   readonly resume: ResumeState | null;
   readonly reconnect: Readonly<Required<ReconnectOptions>>;
@@ -106,7 +119,29 @@ export function resolveOptions(options: ClientOptions = {}): ResolvedOptions {
   if (reconnect.maxDelayMs < reconnect.initialDelayMs) {
     throw new ClientError('VL_ERR_BAD_OPTIONS', 'option reconnect.maxDelayMs must be at least reconnect.initialDelayMs');
   }
+  const pem = (key: string, v: unknown): void => {
+    const one = (x: unknown) => typeof x === 'string' || x instanceof Uint8Array;
+    if (v !== undefined && !one(v) && !(key === 'ca' && Array.isArray(v) && v.every(one))) {
+      throw new ClientError('VL_ERR_BAD_OPTIONS', `option ${key} must be PEM text (a string or Uint8Array)${key === 'ca' ? ', or an array of them' : ''}`);
+    }
+  };
+  pem('ca', options.ca);
+  pem('cert', options.cert);
+  pem('key', options.key);
+  if (options.servername !== undefined && (typeof options.servername !== 'string' || options.servername === '')) {
+    throw new ClientError('VL_ERR_BAD_OPTIONS', 'option servername must be a non-empty string');
+  }
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new ClientError('VL_ERR_BAD_OPTIONS', 'options cert and key go together: pass both or neither');
+  }
+  const tls: TlsClientOptions = Object.freeze({
+    ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    ...(options.servername !== undefined ? { servername: options.servername } : {}),
+    ...(options.cert !== undefined ? { cert: options.cert } : {}),
+    ...(options.key !== undefined ? { key: options.key } : {}),
+  });
   return Object.freeze({
+    tls,
     keyPair: options.keyPair === undefined ? null : checkKeyPair(options.keyPair),
     resume: options.resume ?? null,
     reconnect,

@@ -1,10 +1,10 @@
 // Resuming a session within a time window: one handshake per fresh connection, jittered exponential backoff between.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { formatAddress, type EdgeAddress } from './client-address.js';
 import { asClientError, ClientError } from './client-errors.js';
 import { resumeSession } from './client-handshake.js';
 import { Link } from './client-link.js';
 import type { SessionSecrets } from './client-resume-state.js';
+import type { TlsClientOptions } from './client-options.js';
 
 export interface ResumePolicy {
   readonly windowMs: number;
@@ -16,6 +16,7 @@ export interface ResumePolicy {
   readonly delayFirst: boolean;
   readonly handshakeTimeoutMs: number;
   readonly maxFrameSize: number;
+  readonly tls?: TlsClientOptions;
 }
 
 /** Delay before the (n+1)-th backoff: half the capped exponential, plus up to as much again at random. */
@@ -24,16 +25,32 @@ export function backoffDelay(n: number, initialMs: number, maxMs: number, random
   return Math.round(base / 2 + random() * (base / 2));
 }
 
-async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  try {
-    await sleep(ms, undefined, { signal });
-  } catch {
-    throw new ClientError('VL_ERR_CLOSED', 'the client was closed');
-  }
+/** Waits `ms`, or rejects with VL_ERR_CLOSED as soon as `signal` aborts (timers only: runs in browsers too). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const closed = (): void => {
+      clearTimeout(timer);
+      reject(new ClientError('VL_ERR_CLOSED', 'the client was closed'));
+    };
+    if (signal.aborted) {
+      reject(new ClientError('VL_ERR_CLOSED', 'the client was closed'));
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', closed);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', closed, { once: true });
+  });
 }
 
 async function attempt(addr: EdgeAddress, secrets: SessionSecrets, policy: ResumePolicy, signal: AbortSignal): Promise<Link> {
-  const link = await Link.dial(addr, { timeoutMs: policy.handshakeTimeoutMs, maxFrameSize: policy.maxFrameSize, signal });
+  const link = await Link.dial(addr, {
+    timeoutMs: policy.handshakeTimeoutMs,
+    maxFrameSize: policy.maxFrameSize,
+    signal,
+    ...(policy.tls ? { tls: policy.tls } : {}),
+  });
   try {
     await resumeSession(link, secrets);
     return link;

@@ -13,8 +13,8 @@ import { resumeWithin, type ResumePolicy } from './client-resume.js';
 import { parseResumeState, toResumeState, type ResumeState, type SessionSecrets } from './client-resume-state.js';
 
 export { ClientError, isClientError, type ClientErrorCode } from './client-errors.js';
-export type { EdgeAddress } from './client-address.js';
-export type { ClientOptions, ReconnectOptions } from './client-options.js';
+export type { EdgeAddress, EdgeScheme } from './client-address.js';
+export type { ClientOptions, ReconnectOptions, TlsClientOptions } from './client-options.js';
 export type { ResumeState } from './client-resume-state.js';
 export { generateKeyPair, type KeyPair } from '../io/crypto.js';
 
@@ -55,6 +55,7 @@ function policyOf(o: ResolvedOptions, atStartup: boolean): ResumePolicy {
     delayFirst: !atStartup,
     handshakeTimeoutMs: o.handshakeTimeoutMs,
     maxFrameSize: o.maxFrameSize,
+    tls: o.tls,
   };
 }
 
@@ -78,7 +79,7 @@ export async function connect(address: string | EdgeAddress, options: ClientOpti
     }
     link = await resumeWithin(addr, secrets, policyOf(opts, true), abort.signal);
   } else {
-    link = await Link.dial(addr, { timeoutMs: opts.handshakeTimeoutMs, maxFrameSize: opts.maxFrameSize, signal: abort.signal });
+    link = await Link.dial(addr, { timeoutMs: opts.handshakeTimeoutMs, maxFrameSize: opts.maxFrameSize, signal: abort.signal, tls: opts.tls });
     try {
       secrets = await startSession(link, opts.keyPair ?? generateKeyPair());
     } catch (err) {
@@ -148,7 +149,7 @@ export class VoltlaneClient extends EventEmitter<ClientEvents> {
     return this.#state;
   }
 
-  /** The edge address, "host:port". */
+  /** The edge address: "host:port" for plain TCP, else with its scheme ("tls://host:port", "ws://host:port/path"). */
   get address(): string {
     return formatAddress(this.#address);
   }

@@ -7,7 +7,7 @@ import { generateKeyPair, type KeyPair } from '../../src/io/crypto.js';
 import { captureLogger } from '../../src/fuzz/in-process.js';
 import { frame, rawNewSession, RawMaster, text, type RawSession } from './wire.js';
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+type DeepPartial<T> = { [K in keyof T]?: NonNullable<T[K]> extends object ? DeepPartial<NonNullable<T[K]>> : T[K] };
 
 export interface TestEdge {
   edge: Edge;
@@ -27,6 +27,8 @@ export function testConfig(masterPort: number, overrides: DeepPartial<Config> = 
     master: { ...d.master, address: { host: '127.0.0.1', port: masterPort }, reconnectMinMs: 20, reconnectMaxMs: 200, ...overrides.master } as Config['master'],
     clients: { ...d.clients, ...overrides.clients },
     limits: { ...d.limits, ...overrides.limits },
+    ...(overrides.tls ? { tls: { ...d.tls!, ...overrides.tls } as Config['tls'] } : {}),
+    ...(overrides.websocket ? { websocket: { ...d.websocket!, ...overrides.websocket } as Config['websocket'] } : {}),
   };
 }
 

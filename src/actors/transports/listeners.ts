@@ -136,6 +136,10 @@ export class Transports {
     return this.#certs?.reload(why) ?? false;
   }
 
+  get hasCertificates(): boolean {
+    return this.#certs !== null;
+  }
+
   get certificateReloads(): number {
     return this.#certs?.reloads ?? 0;
   }
