@@ -7,7 +7,15 @@ import { captureLogger } from '../../src/fuzz/in-process.js';
 import { testConfig } from './edge.js';
 import { RawMaster } from './wire.js';
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object
+    ? DeepPartial<T[K]>
+    : undefined extends T[K]
+      ? NonNullable<T[K]> extends object
+        ? DeepPartial<NonNullable<T[K]>>
+        : T[K]
+      : T[K];
+};
 
 export interface ClusterEdge {
   edge: Edge;

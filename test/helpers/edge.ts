@@ -7,7 +7,15 @@ import { generateKeyPair, type KeyPair } from '../../src/io/crypto.js';
 import { captureLogger } from '../../src/fuzz/in-process.js';
 import { frame, rawNewSession, RawMaster, text, type RawSession } from './wire.js';
 
-type DeepPartial<T> = { [K in keyof T]?: NonNullable<T[K]> extends object ? DeepPartial<NonNullable<T[K]>> : T[K] };
+type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object
+    ? DeepPartial<T[K]>
+    : undefined extends T[K]
+      ? NonNullable<T[K]> extends object
+        ? DeepPartial<NonNullable<T[K]>>
+        : T[K]
+      : T[K];
+};
 
 export interface TestEdge {
   edge: Edge;

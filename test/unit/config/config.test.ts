@@ -294,6 +294,13 @@ describe('precedence: flag > environment > .env > file > default', () => {
       VOLTLANE_HTTP_ADDRESS: '127.0.0.1:9464',
       VOLTLANE_CLUSTER_REDIS_URL: 'redis://127.0.0.1:6379',
       VOLTLANE_CLUSTER_KEY_PREFIX: 'vl',
+      VOLTLANE_TLS_ADDRESS: '127.0.0.1:9465',
+      VOLTLANE_TLS_CERT_FILE: 'cert.pem',
+      VOLTLANE_TLS_KEY_FILE: '/etc/voltlane/key.pem',
+      VOLTLANE_WEBSOCKET_ADDRESS: '127.0.0.1:9466',
+      VOLTLANE_WEBSOCKET_PATH: '/voltlane',
+      VOLTLANE_WEBSOCKET_TLS: 'true',
+      VOLTLANE_WEBSOCKET_ALLOWED_ORIGINS: 'https://a.example, http://b.example:8080',
     });
     let n = 3;
     for (const name of Object.keys(env)) if (env[name] === '') env[name] = String(n++);
@@ -307,6 +314,32 @@ describe('precedence: flag > environment > .env > file > default', () => {
     expect(result.config.limits.failedResumesPerAddressPerMin).toBe(
       Number(env.VOLTLANE_LIMITS_FAILED_RESUMES_PER_ADDRESS_PER_MIN),
     );
+    expect(result.config.tls).toEqual({
+      address: { host: '127.0.0.1', port: 9465 },
+      certFile: join(dir, 'cert.pem'),
+      keyFile: '/etc/voltlane/key.pem',
+      caFile: join(dir, env.VOLTLANE_TLS_CA_FILE!),
+    });
+    expect(result.config.websocket).toEqual({
+      address: { host: '127.0.0.1', port: 9466 },
+      path: '/voltlane',
+      tls: true,
+      allowedOrigins: ['https://a.example', 'http://b.example:8080'],
+    });
+  });
+
+  it('refuses a TLS listener without certificate files, and bad WebSocket values, naming the key', () => {
+    const noCert = configError(() => load({ env: { VOLTLANE_TLS_ADDRESS: '127.0.0.1:0' } }));
+    expect(noCert.key).toBe('tls.cert_file');
+    expect(noCert.message).toMatch(/tls\.cert_file is empty but tls\.address/);
+    const wss = configError(() => load({ env: { VOLTLANE_WEBSOCKET_ADDRESS: '127.0.0.1:0', VOLTLANE_WEBSOCKET_TLS: 'true' } }));
+    expect(wss.message).toMatch(/websocket\.tls/);
+    expect(configError(() => load({ env: { VOLTLANE_WEBSOCKET_PATH: 'voltlane' } })).key).toBe('websocket.path');
+    expect(configError(() => load({ env: { VOLTLANE_WEBSOCKET_TLS: 'yes please' } })).key).toBe('websocket.tls');
+    writeToml('[websocket]\nallowed_origins = ["https://ok.example", "https://bad.example/path"]\n');
+    const origin = configError(() => load());
+    expect(origin.key).toBe('websocket.allowed_origins');
+    expect(origin.message).toMatch(/bad\.example\/path/);
   });
 
   it('skips .env when dotenv is false, and ignores a missing .env', () => {
