@@ -18,6 +18,7 @@ import { kPending, PendingConnection, PING_FRAME, type HandshakeHost, type Pendi
 import { AddressCounts, TokenBuckets, WindowCounter } from './limits.js';
 import { MasterLink } from './master-link.js';
 import { ReplayBuffer, SlabPool } from './replay-buffer.js';
+import { StaleReaper } from './stale-reaper.js';
 import { kSession, Session, type SessionSocket } from './session.js';
 import { EdgeCluster } from '../cluster/edge-cluster.js';
 import type { RedisCluster } from '../cluster/redis-cluster.js';
@@ -73,6 +74,8 @@ export class Edge implements HandshakeHost {
   /** Sessions that are away, in the order they went stale (oldest first). */
   readonly #stale = new Map<number, Session>();
   readonly #paused = new Set<Session>();
+  /** Stale deadlines of every away session, expired on the reap ticks. */
+  readonly #reaper: StaleReaper<Session>;
   readonly #master: MasterLink;
   readonly #supervisor: Actor<typeof supervisorMachine>;
   readonly #sessionMachine;
@@ -150,6 +153,12 @@ export class Edge implements HandshakeHost {
     });
     this.#sessionMachine = this.#provideSessionMachine();
     this.#cluster = o.cluster ? this.#joinCluster(o.cluster) : null;
+    this.#reaper = new StaleReaper<Session>({
+      clock: this.clock,
+      timeoutMs: o.config.clients.staleTimeoutSecs * 1000,
+      intervalMs: o.config.clients.staleReapIntervalSecs * 1000,
+      expire: (s) => this.#actorOf(s).send({ type: 'stale.expired' }),
+    });
     // Session actors join the supervisor's actor system (option `parent`) rather than each building one of its
     // own: far less memory per idle session. Inspection is then attached once, to that system, and filtered
     // to the supervisor and the sampled sessions.
@@ -255,6 +264,7 @@ export class Edge implements HandshakeHost {
 
   async #drain(): Promise<void> {
     this.#stopping = true;
+    this.#reaper.stop();
     this.log.info({ sessions: this.sessions.size }, 'edge.draining');
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const transportsClosed = this.transports.close();
@@ -305,8 +315,6 @@ export class Edge implements HandshakeHost {
   }
 
   #provideSessionMachine() {
-    const staleMs = this.config.clients.staleTimeoutSecs * 1000;
-    const reapMs = this.config.clients.staleReapIntervalSecs * 1000;
     const get = (id: number): Session | undefined => this.sessions.get(id);
     return sessionMachine.provide({
       actions: {
@@ -336,6 +344,7 @@ export class Edge implements HandshakeHost {
           if (!s) return;
           this.#stale.set(s.id, s);
           this.#cluster?.enteredStale(s, context.staleSince ?? this.clock.now());
+          this.#reaper.add(s, context.staleSince ?? this.clock.now());
           if (!s.hasSessionKey) this.#queueKeyDerivation(s);
           this.log.info({ sessionId: s.id, state: 'stale' }, 'session.stale');
           this.#onLifecycle?.({ type: 'session.stale', sessionId: s.id });
@@ -349,14 +358,17 @@ export class Edge implements HandshakeHost {
         },
         leftStale: ({ context }) => {
           const s = this.#stale.get(context.id);
-          this.#stale.delete(context.id);
-          if (s) this.#cluster?.leftStale(s);
+          if (!s) return;
+          this.#stale.delete(s.id);
+          this.#reaper.remove(s);
+          this.#cluster?.leftStale(s);
         },
         release: ({ context }) => {
           const s = get(context.id);
           if (!s) return;
           this.sessions.delete(s.id);
           this.#stale.delete(s.id);
+          this.#reaper.remove(s);
           this.#paused.delete(s);
           if (s.socket) this.#detachSocket(s, true);
           s.missed?.clear();
@@ -365,14 +377,6 @@ export class Edge implements HandshakeHost {
           this.#cluster?.ended(s.id, context.endReason);
           this.log.info({ sessionId: s.id, state: 'reaped', reason: context.endReason, resumes: context.resumes }, 'session.reaped');
           this.#onLifecycle?.({ type: 'session.reaped', sessionId: s.id, reason: context.endReason ?? 'unknown' });
-        },
-      },
-      delays: {
-        staleTimeout: ({ context }) => {
-          const now = this.clock.now();
-          const deadline = (context.staleSince ?? now) + staleMs;
-          const at = reapMs > 0 ? Math.ceil(deadline / reapMs) * reapMs : deadline;
-          return Math.max(0, at - now);
         },
       },
     });
@@ -412,6 +416,7 @@ export class Edge implements HandshakeHost {
         s.attempt = null;
         this.sessions.delete(s.id);
         this.#stale.delete(s.id);
+        this.#reaper.remove(s);
         this.#paused.delete(s);
         if (s.socket) this.#detachSocket(s, true);
         // Out of the registry first: the actor's effects then find no session and do nothing; kick ends it.

@@ -56,6 +56,8 @@ export class Session {
   paused = false;
   /** Cluster mode only: epoch, previous owner, forwarding state. */
   cluster: SessionClusterState | null = null;
+  /** Position in the stale reaper's deadline heap (-1: not stale). */
+  deadlineSlot = -1;
 
   constructor(id: number, clientKey: Uint8Array, address: string) {
     this.id = id;

@@ -1,5 +1,6 @@
 // The client session machine: live (connected / challenged by a takeover), away (stale / challenged), reconnected, reaped.
-// Pure: effects are named no-op actions here, provided by the actor layer; the clock is the actor's.
+// Pure: effects are named no-op actions here, provided by the actor layer. The stale deadline is kept by the edge's
+// reaper (one structure for every session, not a timer per actor), which sends `stale.expired`.
 import { assign, setup } from 'xstate';
 
 export type SessionEndReason = 'kick' | 'stale timeout' | 'evicted' | 'missed packet buffer overflow' | 'frame too large' | 'shutdown';
@@ -17,6 +18,8 @@ export type SessionEvent =
   | { type: 'resume.failed'; attempt: number; reason: string }
   /** More stale sessions than allowed: this one is the oldest. */
   | { type: 'stale.evicted' }
+  /** The reap tick at or after `staleSince + stale timeout` came (sent by the edge's reaper). */
+  | { type: 'stale.expired' }
   /** Master data for an away session that the missed-packet buffer cannot hold. */
   | { type: 'missed.overflow' }
   /** The edge is shutting down. */
@@ -71,10 +74,6 @@ export const sessionMachine = setup({
     isCurrentAttempt: ({ context, event }) =>
       (event.type === 'resume.passed' || event.type === 'resume.failed') && event.attempt === context.attempt,
   },
-  delays: {
-    /** Time from going stale to the reap tick at or after the stale timeout; provided by the actor layer. */
-    staleTimeout: 300_000,
-  },
 }).createMachine({
   id: 'session',
   context: ({ input }) => ({ id: input.id, staleSince: null, attempt: 0, resumes: 0, endReason: null }),
@@ -122,8 +121,8 @@ export const sessionMachine = setup({
       initial: 'stale',
       entry: 'enteredStale',
       exit: 'leftStale',
-      after: {
-        staleTimeout: {
+      on: {
+        'stale.expired': {
           target: 'reaped',
           actions: [
             'closeAttemptSocket',
@@ -131,8 +130,6 @@ export const sessionMachine = setup({
             { type: 'sendFailure', params: { reason: 'stale timeout' } },
           ],
         },
-      },
-      on: {
         'stale.evicted': {
           target: 'reaped',
           actions: [

@@ -1,7 +1,9 @@
-// The pure session machine under a simulated clock: stale expiry, resume outcomes, stale attempt numbers,
-// and Kick / shutdown / eviction / overflow from every state, with the effects they ask for.
+// The pure session machine under a simulated clock: stale expiry (driven by the edge's StaleReaper, as in the
+// edge), resume outcomes, stale attempt numbers, and Kick / shutdown / eviction / overflow from every state, with
+// the effects they ask for.
 import { describe, expect, it, vi } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
+import { StaleReaper } from '../../../src/actors/stale-reaper.js';
 import { sessionMachine, sessionPhase, type SessionEndReason, type SessionEvent } from '../../../src/machines/session.js';
 
 const STALE_MS = 1000;
@@ -19,19 +21,32 @@ interface Run {
 function run(): Run {
   const effects: string[] = [];
   const clock = new SimulatedClock();
+  const entry = { deadlineSlot: -1 };
+  // As the edge does: the deadline counts from when the session went stale; the reaper sends stale.expired.
+  const reaper: StaleReaper<typeof entry> = new StaleReaper({
+    clock,
+    timeoutMs: STALE_MS,
+    intervalMs: 0,
+    expire: () => actor.send({ type: 'stale.expired' }),
+  });
   const machine = sessionMachine.provide({
     actions: {
       closeSocket: () => effects.push('closeSocket'),
       closeAttemptSocket: () => effects.push('closeAttemptSocket'),
       sendFailure: (_, p: { reason: SessionEndReason }) => effects.push(`sendFailure:${p.reason}`),
       completeResume: () => effects.push('completeResume'),
-      enteredStale: () => effects.push('enteredStale'),
-      leftStale: () => effects.push('leftStale'),
-      release: () => effects.push('release'),
-    },
-    delays: {
-      // As the edge does: the deadline counts from when the session went stale.
-      staleTimeout: ({ context }) => Math.max(0, (context.staleSince ?? clock.now()) + STALE_MS - clock.now()),
+      enteredStale: ({ context }) => {
+        effects.push('enteredStale');
+        reaper.add(entry, context.staleSince ?? clock.now());
+      },
+      leftStale: () => {
+        effects.push('leftStale');
+        reaper.remove(entry);
+      },
+      release: () => {
+        effects.push('release');
+        reaper.remove(entry);
+      },
     },
   });
   const actor = createActor(machine, { input: { id: 7 }, clock });
