@@ -1,6 +1,6 @@
 // The processes the bench runs beside its load generator: the edge daemon (started as users start it),
 // the echo master and the baseline echo server. Each is stopped by its PID with SIGTERM.
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +107,8 @@ export function startBaseline(): Promise<{ helper: Helper; port: number }> {
 export interface EdgeProcess {
   pid: number;
   port: number;
+  /** The listener of each transport (tls and ws are 0 unless started with `transports`). */
+  ports: { tcp: number; tls: number; ws: number };
   dir: string;
   /** Warning and error lines the edge logged (JSON), at most 200. */
   logLines: string[];
@@ -122,6 +124,8 @@ export interface EdgeStartOptions {
   nodeArgs?: string[];
   /** Working directory of the edge (where profiles land); default its temp dir. */
   cwd?: string;
+  /** Also run the TLS and WebSocket listeners (a self-signed certificate is made for TLS). */
+  transports?: boolean;
 }
 
 /**
@@ -132,7 +136,18 @@ export async function startEdgeProcess(o: EdgeStartOptions): Promise<EdgeProcess
   const dir = mkdtempSync(join(tmpdir(), 'voltlane-bench-'));
   const port = await freePort();
   const config = join(dir, 'connserver.toml');
-  writeFileSync(config, edgeConfigToml({ listenPort: port, masterPort: o.masterPort, ...(o.missedPackets !== undefined ? { missedPackets: o.missedPackets } : {}) }));
+  let transports: { tlsPort: number; wsPort: number; certFile: string; keyFile: string } | undefined;
+  if (o.transports) {
+    // A self-signed certificate for the TLS listener, made here (the load generator does not verify it).
+    const certFile = join(dir, 'edge.pem');
+    const keyFile = join(dir, 'edge.key');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    transports = { tlsPort: await freePort(), wsPort: await freePort(), certFile, keyFile };
+  }
+  writeFileSync(
+    config,
+    edgeConfigToml({ listenPort: port, masterPort: o.masterPort, ...(o.missedPackets !== undefined ? { missedPackets: o.missedPackets } : {}), ...(transports ? { transports } : {}) }),
+  );
   const connected = o.master.waitFor('edge', 30_000);
   // VOLTLANE_BENCH_EDGE_ARGS adds daemon flags, e.g. "--http 127.0.0.1:9464 --inspect 9465 --inspect-sessions 100".
   const extra = (process.env.VOLTLANE_BENCH_EDGE_ARGS ?? '').split(/\s+/).filter(Boolean);
@@ -164,6 +179,7 @@ export async function startEdgeProcess(o: EdgeStartOptions): Promise<EdgeProcess
   return {
     pid: child.pid!,
     port,
+    ports: { tcp: port, tls: transports?.tlsPort ?? 0, ws: transports?.wsPort ?? 0 },
     dir,
     logLines,
     async stop() {

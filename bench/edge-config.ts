@@ -7,6 +7,8 @@ export interface BenchEdgeConfig {
   masterPort: number;
   /** clients.missed_packets_buffer_size (0 = the default: off). */
   missedPackets?: number;
+  /** The TLS and WebSocket listeners, for runs over those transports. */
+  transports?: { tlsPort: number; wsPort: number; certFile: string; keyFile: string };
 }
 
 /** The limits the bench raises, with the reason; written as comments into the file too. */
@@ -37,7 +39,19 @@ missed_packets_buffer_size = ${c.missedPackets ?? 0}
 ${RAISED_LIMITS.filter((l) => l.key.startsWith('limits.'))
   .map((l) => `# default ${l.default}: ${l.why}\n${l.key.slice('limits.'.length)} = ${l.value}`)
   .join('\n')}
-`;
+${
+  c.transports
+    ? `
+[tls]
+address = "127.0.0.1:${c.transports.tlsPort}"
+cert_file = ${JSON.stringify(c.transports.certFile)}
+key_file = ${JSON.stringify(c.transports.keyFile)}
+
+[websocket]
+address = "127.0.0.1:${c.transports.wsPort}"
+`
+    : ''
+}`;
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released; the edge binds it right after). */

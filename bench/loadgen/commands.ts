@@ -2,7 +2,7 @@
 
 export type Command =
   /** Open `count` echo clients (indexes first..first+count-1); through the edge's handshake when `edge`. */
-  | { cmd: 'echo.open'; port: number; edge: boolean; first: number; count: number; size: number; inflight: number }
+  | { cmd: 'echo.open'; port: number; edge: boolean; first: number; count: number; size: number; inflight: number; transport?: 'tcp' | 'tls' | 'ws' }
   /** Start the closed loop on every echo client. */
   | { cmd: 'echo.run' }
   /** Open the measurement window (counters and histogram reset). */

@@ -1,7 +1,7 @@
 // The client side of the two handshakes of PROTOCOL.md sec. 3, as the load generator runs them.
 import { constantTimeEqual, open, seal } from '../../src/io/crypto.js';
 import { ProtocolError } from '../../src/io/errors.js';
-import { dial, hsFrame, Peer, type Gate } from './peer.js';
+import { dial, hsFrame, Peer, type BenchTransport, type Gate } from './peer.js';
 
 const VERSION = hsFrame({ type: 'ProtocolVersion', version: 2 });
 const PING = hsFrame({ type: 'Ping' });
@@ -13,8 +13,8 @@ export interface OpenSession {
 }
 
 /** A new session: ProtocolVersion, PubKey both ways, ClientId. */
-export async function newSession(port: number, publicKey: Uint8Array, gate?: Gate): Promise<OpenSession> {
-  const peer = new Peer(await dial(port, gate));
+export async function newSession(port: number, publicKey: Uint8Array, gate?: Gate, transport: BenchTransport = 'tcp'): Promise<OpenSession> {
+  const peer = new Peer(await dial(port, gate, '127.0.0.1', transport));
   try {
     peer.socket.write(VERSION);
     const edgeKey = (await peer.expect('PubKey')).key.slice();

@@ -1,5 +1,8 @@
 // One raw protocol connection of the load generator: a socket, a frame decoder, and awaitable handshake frames.
 import net from 'node:net';
+import tls from 'node:tls';
+import { WebSocket } from 'ws';
+import { WsSocket, type WebSocketLike } from '../../src/sdk/client-ws-socket.js';
 import { FrameDecoder, encodeFrame } from '../../src/io/framing.js';
 import { decodeHandshake, encodeHandshake, type HandshakePacket } from '../../src/io/handshake.js';
 import { ProtocolError } from '../../src/io/errors.js';
@@ -35,15 +38,27 @@ export class Gate {
 
 const OPEN = new Gate(Number.MAX_SAFE_INTEGER);
 
-/** Opens a loopback connection through `gate`; resolves once connected. */
-export async function dial(port: number, gate: Gate = OPEN, host = '127.0.0.1'): Promise<net.Socket> {
+/** How the load generator reaches the edge: plain TCP, TLS (the bench's own certificate) or WebSocket. */
+export type BenchTransport = 'tcp' | 'tls' | 'ws';
+
+/**
+ * Opens a loopback connection through `gate`; resolves once connected (TLS: after its handshake; WebSocket:
+ * after the upgrade, as a socket-like WsSocket carrying u32-framed bytes, one frame per message on the wire).
+ */
+export async function dial(port: number, gate: Gate = OPEN, host = '127.0.0.1', transport: BenchTransport = 'tcp'): Promise<net.Socket> {
   await gate.acquire();
   try {
     return await new Promise((resolve, reject) => {
-      const s = net.connect({ host, port, noDelay: true });
-      const onErr = (e: Error) => reject(new Error(`connect to ${host}:${port} failed: ${e.message}`));
+      const s =
+        transport === 'tcp'
+          ? net.connect({ host, port, noDelay: true })
+          : transport === 'tls'
+            ? tls.connect({ host, port, rejectUnauthorized: false }).setNoDelay(true)
+            : (new WsSocket(new WebSocket(`ws://${host}:${port}/`, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 }) as unknown as WebSocketLike) as unknown as net.Socket);
+      const ready = transport === 'tls' ? 'secureConnect' : 'connect';
+      const onErr = (e: Error) => reject(new Error(`${transport} connect to ${host}:${port} failed: ${e.message}`));
       s.once('error', onErr);
-      s.once('connect', () => {
+      s.once(ready, () => {
         s.off('error', onErr);
         resolve(s);
       });

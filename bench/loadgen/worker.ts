@@ -60,7 +60,7 @@ async function run(c: Command): Promise<unknown> {
       echo = await pool(c.count, OPEN_CONCURRENCY, async (i) => {
         const index = c.first + i;
         if (c.edge) {
-          const s = await newSession(c.port, key.publicKey);
+          const s = await newSession(c.port, key.publicKey, undefined, c.transport ?? 'tcp');
           s.peer.release();
           return new EchoClient(index, s.peer.socket, s.peer.decoder, c.size, c.inflight, stats);
         }

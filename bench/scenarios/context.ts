@@ -37,6 +37,8 @@ export function cpuShare(w: { edgeMs: number; masterMs: number | null; generator
 export interface ScenarioResult {
   key: string;
   title: string;
+  /** The clients' transport to the edge when not plain TCP. */
+  transport?: string;
   /** The headline figure and its unit. */
   value: number;
   unit: string;

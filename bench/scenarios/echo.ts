@@ -8,6 +8,7 @@ import { rssKiB, startCpuWindow } from '../proc.js';
 import { summarizeCpuProfile } from '../profile.js';
 import { cpuShare, sleep, type CpuShare, type Context, type ScenarioResult } from './context.js';
 import { checkMaster, profileFile } from './common.js';
+import type { BenchTransport } from '../loadgen/peer.js';
 
 export interface EchoSpec {
   key: 'a' | 'b' | 'c';
@@ -36,10 +37,18 @@ interface EchoRun {
   rssKiB: number;
 }
 
-async function drive(ctx: Context, spec: EchoSpec, port: number, edge: boolean, serverPid: number, masterPid: number | null): Promise<EchoRun> {
+async function drive(
+  ctx: Context,
+  spec: EchoSpec,
+  port: number,
+  edge: boolean,
+  serverPid: number,
+  masterPid: number | null,
+  transport: BenchTransport = 'tcp',
+): Promise<EchoRun> {
   const { gen, opts } = ctx;
   const parts = shares(spec.clients, gen.size);
-  await gen.all((i) => ({ cmd: 'echo.open', port, edge, first: parts[i]!.first, count: parts[i]!.count, size: spec.size, inflight: spec.inflight }));
+  await gen.all((i) => ({ cmd: 'echo.open', port, edge, first: parts[i]!.first, count: parts[i]!.count, size: spec.size, inflight: spec.inflight, transport }));
   await gen.all(() => ({ cmd: 'echo.run' }));
   await sleep(opts.quick ? 1_000 : 3_000);
   await gen.all(() => ({ cmd: 'echo.mark' }));
@@ -81,7 +90,8 @@ function fmtUs(us: number): string {
   return us >= 10_000 ? `${(us / 1000).toFixed(1)} ms` : `${Math.round(us)} us`;
 }
 
-export async function runEcho(ctx: Context, spec: EchoSpec): Promise<ScenarioResult> {
+/** Runs one echo scenario through the edge over `transport` (the baseline is always the plain TCP echo server). */
+export async function runEcho(ctx: Context, spec: EchoSpec, transport: BenchTransport = 'tcp'): Promise<ScenarioResult> {
   const { helper: master, port: masterPort } = await startEchoMaster();
   let profileDir: string | null = null;
   const nodeArgs: string[] = [];
@@ -89,10 +99,10 @@ export async function runEcho(ctx: Context, spec: EchoSpec): Promise<ScenarioRes
     profileDir = profileFile(ctx.opts.profileDir, `cpu-${spec.key}`);
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profileDir);
   }
-  const edge = await startEdgeProcess({ master, masterPort, nodeArgs });
+  const edge = await startEdgeProcess({ master, masterPort, nodeArgs, transports: transport !== 'tcp' });
   let viaEdge: EchoRun;
   try {
-    viaEdge = await drive(ctx, spec, edge.port, true, edge.pid, master.pid);
+    viaEdge = await drive(ctx, spec, edge.ports[transport], true, edge.pid, master.pid, transport);
     await checkMaster(master, spec.key);
   } finally {
     await edge.stop();
@@ -108,7 +118,8 @@ export async function runEcho(ctx: Context, spec: EchoSpec): Promise<ScenarioRes
   const value = headline(spec, viaEdge);
   const result: ScenarioResult = {
     key: spec.key,
-    title: spec.title,
+    title: transport === 'tcp' ? spec.title : `${spec.title}, over ${transport === 'ws' ? 'WebSocket' : 'TLS'}`,
+    ...(transport !== 'tcp' ? { transport } : {}),
     value,
     unit: spec.figure === 'roundTrips' ? 'rt/s' : spec.figure === 'megabytes' ? 'MB/s' : 'us p99',
     higherIsBetter: spec.figure !== 'p99',
