@@ -1,10 +1,11 @@
 // `voltlane client ADDR`: an interactive client; stdin lines go out, replies are printed, drops are resumed.
 import { createInterface } from 'node:readline';
-import { connect } from '../sdk/client.js';
+import { connect, type TlsClientOptions } from '../sdk/client.js';
 
-export async function runClient(address: string): Promise<void> {
+/** `address`: host:port, tls://, ws:// or wss://; `tls`: certificates for tls:// and wss://. */
+export async function runClient(address: string, tls: TlsClientOptions = {}): Promise<void> {
   const out = (line: string) => process.stderr.write(`[voltlane] ${line}\n`);
-  const client = await connect(address);
+  const client = await connect(address, tls);
   out(`session ${client.id} on ${address}; edge key ${Buffer.from(client.edgePublicKey).toString('hex')}`);
   client.on('message', (data) => process.stdout.write(`${Buffer.from(data).toString('utf8')}\n`));
   client.on('disconnected', (reason) => out(`disconnected (${reason}); resuming...`));

@@ -23,16 +23,19 @@ Usage:
       generated from their definitions.
   voltlane echo-master [--listen ADDR]
       A demo backend: listens for the edge (default 127.0.0.1:42001) and echoes every Data packet.
-  voltlane client ADDR
+  voltlane client ADDR [--ca FILE] [--servername NAME] [--cert FILE --key FILE]
       An interactive client: stdin lines go out, replies are printed; survives drops by resuming.
-  voltlane demo
+      ADDR is host:port (TCP), tls://host:port, ws://host:port/path or wss://host:port/path;
+      --ca trusts the edge certificate's CA (PEM), --cert/--key present a client certificate.
+  voltlane demo [--browser [ADDR]]
       Starts an edge, an echo master and a few clients in one process and shows traffic,
-      a dropped client resuming, and its replayed packets.
+      a dropped client resuming, and its replayed packets. --browser serves a page (default
+      http://127.0.0.1:42090/) where the browser client talks to the edge over WebSocket.
   voltlane fuzz --edge HOST:PORT --master-listen ADDR [--runs N] [--seed S] [--replay FILE]
       Fuzz a running edge's session lifecycle: be its master and its clients (voltlane fuzz --help).
   voltlane --help | --version
 
-Addresses: host:port, [::1]:port or ::1:port. SIGTERM/SIGINT stop the daemon cleanly (exit 0).
+Addresses: host:port, [::1]:port or ::1:port (clients also tls://, ws://, wss://). SIGTERM/SIGINT stop the daemon cleanly (exit 0).
 `;
 
 function version(): string {
@@ -62,6 +65,11 @@ async function main(argv: string[]): Promise<void> {
       'inspect-id': { type: 'string' },
       http: { type: 'string' },
       format: { type: 'string' },
+      ca: { type: 'string' },
+      servername: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      browser: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -111,10 +119,31 @@ async function main(argv: string[]): Promise<void> {
       const addr = rest[0];
       if (!addr) throw new UsageError('voltlane client needs an address, e.g. voltlane client 127.0.0.1:42000');
       const { runClient } = await import('./client.js');
-      await runClient(addr);
+      const pem = (flag: string, path: string | undefined): string | undefined => {
+        if (path === undefined) return undefined;
+        try {
+          return readFileSync(path, 'utf8');
+        } catch (err) {
+          throw new UsageError(`${flag} ${path}: ${(err as Error).message}`);
+        }
+      };
+      const ca = pem('--ca', values.ca);
+      const cert = pem('--cert', values.cert);
+      const key = pem('--key', values.key);
+      await runClient(addr, {
+        ...(ca !== undefined ? { ca } : {}),
+        ...(cert !== undefined ? { cert } : {}),
+        ...(key !== undefined ? { key } : {}),
+        ...(values.servername !== undefined ? { servername: values.servername } : {}),
+      });
       return;
     }
     case 'demo': {
+      if (values.browser) {
+        const { runBrowserDemo } = await import('./demo-browser.js');
+        await runBrowserDemo(rest[0]);
+        return;
+      }
       const { runDemo } = await import('./demo.js');
       await runDemo();
       return;
