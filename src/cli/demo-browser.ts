@@ -1,7 +1,7 @@
 // `voltlane demo --browser [ADDR]`: an edge with a WebSocket listener, an echo master that also sends a tick
 // every second, and a page at http://ADDR/ where the browser build of voltlane/client talks to them: send
 // lines, watch the echoes, drop the connection and see the session resume with the missed ticks replayed.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { Edge } from '../actors/edge.js';
@@ -10,7 +10,8 @@ import { generateKeyPair } from '../io/crypto.js';
 import { createLogger } from '../log.js';
 import { createEchoHandler, listen } from '../sdk/master.js';
 
-const BUNDLE = new URL('../browser/voltlane-client.js', import.meta.url);
+/** The browser build: beside dist/cli when installed, or in dist/ when this runs from the sources (tests). */
+const BUNDLES = [new URL('../browser/voltlane-client.js', import.meta.url), new URL('../../dist/browser/voltlane-client.js', import.meta.url)];
 
 const PAGE = (wsUrl: string): string => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Voltlane in the browser</title>
@@ -70,15 +71,31 @@ document.getElementById('drop').addEventListener('click', () => { for (const s o
 </script></body></html>
 `;
 
+export interface BrowserDemo {
+  /** The page's URL. */
+  url: string;
+  stop(): Promise<void>;
+}
+
 /** Runs until SIGINT/SIGTERM. `address`: where the page is served (default 127.0.0.1:42090). */
 export async function runBrowserDemo(address = '127.0.0.1:42090'): Promise<void> {
-  const out = (text: string) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} DEMO  ${text}\n`);
-  let bundle: Buffer;
-  try {
-    bundle = readFileSync(BUNDLE);
-  } catch {
-    throw new Error(`the browser build is missing (${BUNDLE.pathname}); run npm run build`);
-  }
+  const demo = await startBrowserDemo(address);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await demo.stop();
+}
+
+/** Starts the edge, the echo master and the page server; `logLevel` is the edge's (default info). */
+export async function startBrowserDemo(
+  address = '127.0.0.1:42090',
+  o: { out?: (line: string) => void; logLevel?: 'off' | 'info' } = {},
+): Promise<BrowserDemo> {
+  const out = o.out ?? ((text: string) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} DEMO  ${text}\n`));
+  const found = BUNDLES.find((u) => existsSync(u));
+  if (!found) throw new Error(`the browser build is missing (${BUNDLES[0]!.pathname}); run npm run build`);
+  const bundle = readFileSync(found);
   const pageAddr = parseAddress(address, 'demo --browser');
   const master = await listen('127.0.0.1:0');
   createEchoHandler(master);
@@ -101,7 +118,7 @@ export async function runBrowserDemo(address = '127.0.0.1:42090'): Promise<void>
     clients: { ...DEFAULT_CONFIG.clients, missedPacketsBufferSize: 64, staleTimeoutSecs: 60, staleReapIntervalSecs: 1 },
     websocket: { address: { host: pageAddr.host, port: 0 }, path: '/', tls: false, allowedOrigins: [] },
   };
-  const edge = new Edge({ config, keyPair: generateKeyPair(), log: createLogger({ level: 'info', format: 'pretty' }) });
+  const edge = new Edge({ config, keyPair: generateKeyPair(), log: createLogger({ level: o.logLevel ?? 'info', format: 'pretty' }) });
   await edge.start();
   const ws = edge.transports.address('ws')!;
   const wsUrl = `ws://${ws.host.includes(':') ? `[${ws.host}]` : ws.host}:${ws.port}/`;
@@ -120,14 +137,16 @@ export async function runBrowserDemo(address = '127.0.0.1:42090'): Promise<void>
     server.listen(pageAddr.port, pageAddr.host, () => resolve());
   });
   const bound = server.address() as net.AddressInfo;
-  out(`open http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}/ in a browser (the edge's WebSocket listener is ${wsUrl}); Ctrl-C stops`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  clearInterval(ticker);
-  for (const s of sockets) s.destroy();
-  server.close();
-  await edge.stop();
-  await master.close();
+  const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}/`;
+  out(`open ${url} in a browser (the edge's WebSocket listener is ${wsUrl}); Ctrl-C stops`);
+  return {
+    url,
+    async stop() {
+      clearInterval(ticker);
+      for (const s of sockets) s.destroy();
+      server.close();
+      await edge.stop();
+      await master.close();
+    },
+  };
 }

@@ -12,6 +12,7 @@ import { useEdgeFixture } from '../helpers/edge.js';
 import { freePort, text } from '../helpers/wire.js';
 // @ts-expect-error: a plain ES module script without types
 import { buildBrowserClient } from '../../scripts/build-browser.mjs';
+import { startBrowserDemo } from '../../src/cli/demo-browser.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -158,5 +159,29 @@ describe('voltlane/client in headless Chromium', () => {
     await page.evaluate(() => (globalThis as unknown as { client: { send(s: string): void } }).client.send('back after reload'));
     await t.master.expect((p) => p.id === id && text(p.data) === 'back after reload', 10_000);
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('voltlane demo --browser', () => {
+  it.skipIf(!haveChromium && !inCi)('serves a page where the browser client sends, gets echoes and resumes after a drop', async () => {
+    if (!haveChromium) throw new Error(`CI=true but ${CHROMIUM} is missing: .ci/install-chromium.sh should have installed it`);
+    const { existsSync: exists } = await import('node:fs');
+    // The demo serves dist/browser/voltlane-client.js as built; build it from the current source first.
+    if (!exists('dist/browser/voltlane-client.js')) await buildBrowserClient();
+    const { chromium } = await import('playwright-core');
+    const demo = await startBrowserDemo('127.0.0.1:0', { out: () => {}, logLevel: 'off' });
+    cleanups.push(() => demo.stop());
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    cleanups.push(() => browser.close());
+    const page = await browser.newPage();
+    await page.goto(demo.url);
+    const log = page.locator('#log');
+    await expect.poll(() => log.textContent(), { timeout: 10_000 }).toMatch(/new session \d+/);
+    await page.fill('#msg', 'hello demo');
+    await page.click('button:has-text("Send")');
+    await expect.poll(() => log.textContent(), { timeout: 10_000 }).toContain('<- hello demo');
+    await page.click('#drop');
+    await expect.poll(() => log.textContent(), { timeout: 15_000 }).toMatch(/resumed session \d+/);
+    await expect.poll(() => log.textContent(), { timeout: 10_000 }).toMatch(/resumed session[\s\S]*<- tick \d+/);
   });
 });
