@@ -106,9 +106,13 @@ export async function listen(address: ListenTarget, options: MasterOptions = {})
 }
 
 /**
- * A listening master: the edges that dial it and the routes from client ids to them. Client ids
- * are unique per edge; with several edges, send() goes to the edge that last sent a packet for
- * the id (use EdgeConnection.send to choose explicitly).
+ * A listening master: the edges that dial it and the routes from client ids to them. With several
+ * edges, send() and kick() go to the edge that last sent a packet for the id (use
+ * EdgeConnection.send to choose explicitly). Edges of one cluster hand out ids unique across the
+ * cluster and a session may move between them: its new edge announces it with a Reconnection, and
+ * from then on the route follows it (edgeOf tells where an id is held). Data sent to the old edge
+ * just before the move still reaches the client (the edges forward it), or ends the session with
+ * one Failure if it could not be delivered in order.
  */
 export class MasterServer extends EventEmitter<MasterEvents> {
   readonly #server: Server;
@@ -167,6 +171,15 @@ export class MasterServer extends EventEmitter<MasterEvents> {
   /** The connected edges. */
   get edges(): ReadonlySet<EdgeConnection> {
     return this.#edges;
+  }
+
+  /**
+   * The edge that holds client `id` as far as this master knows: the one that last sent a Data or
+   * Reconnection for it (or the only edge); undefined when none is known (the id failed, was kicked,
+   * its edge's link closed, or several edges are connected and none has spoken for it yet).
+   */
+  edgeOf(id: bigint): EdgeConnection | undefined {
+    return this.#routes.get(id) ?? this.#sole;
   }
 
   /**

@@ -32,9 +32,11 @@ export async function startClusterEdge(
   keyPair: KeyPair,
   overrides: DeepPartial<Config> = {},
   memberTimeoutMs = 1_000,
+  /** Dial this master (e.g. a voltlane/master listener) instead of a raw master of its own. */
+  externalMasterPort?: number,
 ): Promise<ClusterEdge> {
   const master = new RawMaster();
-  const masterPort = await master.listen();
+  const masterPort = externalMasterPort ?? (await master.listen());
   const logs: Array<Record<string, unknown>> = [];
   const log = captureLogger(logs);
   const config = testConfig(masterPort, overrides);
@@ -49,7 +51,7 @@ export async function startClusterEdge(
   const edge = new Edge({ config, keyPair, log, cluster: store });
   await store.join();
   const { port } = await edge.start();
-  await master.connected();
+  if (externalMasterPort === undefined) await master.connected();
   return {
     edge,
     store,
@@ -58,7 +60,7 @@ export async function startClusterEdge(
     logs,
     async stop() {
       await edge.stop();
-      await master.close();
+      if (externalMasterPort === undefined) await master.close();
     },
   };
 }

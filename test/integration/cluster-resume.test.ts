@@ -5,6 +5,7 @@ import { Flag } from '../../src/io/firehose.js';
 import { generateKeyPair } from '../../src/io/crypto.js';
 import { RedisCluster } from '../../src/cluster/redis-cluster.js';
 import { captureLogger } from '../../src/fuzz/in-process.js';
+import { listen, type EdgeConnection } from '../../src/sdk/master.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { startClusterEdge, logged, type ClusterEdge } from '../helpers/cluster.js';
 import { frame, rawNewSession, rawResume, refused, text, waitFor, type RawSession } from '../helpers/wire.js';
@@ -186,6 +187,49 @@ describe('cluster through Redis', () => {
     const r = await resume(b!, c);
     expect(await nextText(r)).toBe('kept');
     await b!.master.expect((p) => p.id === c.id && p.flag === Flag.Reconnection, 5000, 'reconnection');
+  });
+
+  it('voltlane/master over several edge links: routes by id, follows a session that moved, tells which edge holds it', async () => {
+    const master = await listen('127.0.0.1:0');
+    try {
+      const prefix = `t${++n}`;
+      const keyPair = generateKeyPair();
+      const links: EdgeConnection[] = [];
+      master.on('edge', (e) => links.push(e));
+      const a = await startClusterEdge(redis.url, prefix, keyPair, buffering, 1000, master.address.port);
+      edges.push(a);
+      await waitFor(() => links.length === 1, 5000, 'link A');
+      const b = await startClusterEdge(redis.url, prefix, keyPair, buffering, 1000, master.address.port);
+      edges.push(b);
+      await waitFor(() => links.length === 2, 5000, 'link B');
+      const got: string[] = [];
+      master.on('data', (id, data) => got.push(`${id}:${text(data)}`));
+      const reconnections: EdgeConnection[] = [];
+      master.on('reconnection', (_id, e) => reconnections.push(e));
+      const c = await newSession(a);
+      c.socket.write(frame('hi'));
+      await waitFor(() => got.includes(`${c.id}:hi`), 5000, 'data via A');
+      const linkA = master.edgeOf(c.id)!;
+      master.send(c.id, 'to-a');
+      expect(await nextText(c)).toBe('to-a');
+      c.socket.destroy();
+      await waitFor(() => a.edge.stats().stale === 1, 5000, 'stale on A');
+      master.send(c.id, 'while-away');
+      await waitFor(() => (a.edge.sessions.get(Number(c.id))?.missed?.count ?? 0) === 1, 5000, 'buffered on A');
+      const r = await resume(b, c);
+      expect(await nextText(r)).toBe('while-away');
+      await waitFor(() => reconnections.length === 1, 5000, 'Reconnection');
+      expect(master.edgeOf(c.id)).toBe(reconnections[0]);
+      expect(master.edgeOf(c.id)).not.toBe(linkA);
+      master.send(c.id, 'to-b');
+      expect(await nextText(r)).toBe('to-b');
+      master.kick(c.id);
+      await waitFor(() => !b.edge.sessions.has(Number(c.id)), 5000, 'kicked on B');
+      expect(master.edgeOf(c.id)).toBeUndefined();
+    } finally {
+      for (const e of edges.splice(0)) await e.stop();
+      await master.close();
+    }
   });
 
   it('keeps live sessions flowing while Redis restarts, refuses resumes meanwhile, and recovers by itself', async () => {

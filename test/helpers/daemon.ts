@@ -1,0 +1,68 @@
+// The `voltlane` command as a child process (the built dist/), for tests that need real processes: kill -9, workers.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wire.js';
+
+export const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface Daemon {
+  child: ChildProcess;
+  out(): string;
+  err(): string;
+  exited: Promise<number | null>;
+  /** Parsed JSON log lines so far. */
+  logs(): Array<Record<string, unknown>>;
+}
+
+export function requireBuilt(): void {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it)`);
+}
+
+export function voltlane(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Daemon {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    out: () => out,
+    err: () => err,
+    exited,
+    logs: () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => {
+          try {
+            return JSON.parse(l) as Record<string, unknown>;
+          } catch {
+            return {};
+          }
+        }),
+  };
+}
+
+/** Waits for a log line whose msg starts with `msg` (or the process to exit, which throws). */
+export async function waitForLog(d: Daemon, msg: string, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  let found: Record<string, unknown> | undefined;
+  await waitFor(
+    () => {
+      if (d.child.exitCode !== null) throw new Error(`voltlane exited (${d.child.exitCode}) before logging ${msg}: ${d.err()}`);
+      found = d.logs().find((l) => typeof l.msg === 'string' && l.msg.startsWith(msg));
+      return found !== undefined;
+    },
+    timeoutMs,
+    msg,
+  );
+  return found!;
+}
+
+/** Ends a child by its PID (SIGKILL unless told), waiting for the exit. */
+export async function stopDaemon(d: Daemon, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (d.child.exitCode !== null || d.child.signalCode !== null) return;
+  process.kill(d.child.pid!, signal);
+  await d.exited;
+}
