@@ -135,7 +135,7 @@ export class RedisCluster {
     this.#sub = new Redis(o.redisUrl, { ...opts, connectionName: `voltlane-sub:${this.member}` });
     for (const [name, lua, keys] of [
       ['vlAlloc', ALLOC_IDS, 1],
-      ['vlJoin', JOIN, 2],
+      ['vlJoin', JOIN, 3],
       ['vlHeartbeat', HEARTBEAT, 2],
       ['vlCreate', CREATE, 2],
       ['vlStale', STALE, 1],
@@ -208,7 +208,7 @@ export class RedisCluster {
       throw new ClusterError('VL_ERR_CLUSTER_REDIS', `cannot reach Redis at ${redact(this.#o.redisUrl)}: ${(err as Error).message}`);
     }
     const hex = Buffer.from(this.#o.publicKey).toString('hex');
-    const res = (await this.#call('vlJoin')(this.#key('cluster', 'info'), this.#key('members', 'all'), hex, this.member, this.#o.memberTimeoutMs)) as string[];
+    const res = (await this.#call('vlJoin')(this.#key('cluster', 'info'), this.#key('members', 'all'), this.#key('member', this.member), hex, this.member, this.#o.memberTimeoutMs)) as string[];
     if (res[0] === 'key') {
       await this.close();
       throw new ClusterError(
@@ -406,7 +406,7 @@ export class RedisCluster {
     if (this.#closed || this.#cmd.status !== 'ready') return;
     let r: string[];
     try {
-      r = (await this.#call('vlHeartbeat')(this.#key('cluster', 'info'), this.#key('members', 'all'), this.member, this.#o.memberTimeoutMs)) as string[];
+      r = (await this.#call('vlHeartbeat')(this.#key('member', this.member), this.#key('members', 'all'), this.member, this.#o.memberTimeoutMs)) as string[];
     } catch (err) {
       this.#ignore(err);
       return;
@@ -420,7 +420,7 @@ export class RedisCluster {
       this.counters.resyncs++;
       this.#o.log.warn({ redis: redact(this.#o.redisUrl) }, 'cluster.redis_data_lost: rejoining and writing the local sessions again');
       try {
-        await this.#call('vlJoin')(this.#key('cluster', 'info'), this.#key('members', 'all'), Buffer.from(this.#o.publicKey).toString('hex'), this.member, this.#o.memberTimeoutMs);
+        await this.#call('vlJoin')(this.#key('cluster', 'info'), this.#key('members', 'all'), this.#key('member', this.member), Buffer.from(this.#o.publicKey).toString('hex'), this.member, this.#o.memberTimeoutMs);
         await this.#call('vlAlloc')(this.#key('ids', 'counter'), 0, this.#highest);
         if (this.#ids.last > this.#highest) await this.#call('vlAlloc')(this.#key('ids', 'counter'), 0, Math.max(this.#ids.last, this.#nextBlock?.last ?? 0));
       } catch (err) {
@@ -502,6 +502,7 @@ export class RedisCluster {
     if (this.#closed) return;
     if (this.#joined && this.#cmd.status === 'ready') {
       await this.#cmd.zadd(this.#key('members', 'all'), 0, this.member).catch(this.#ignore);
+      await this.#cmd.del(this.#key('member', this.member)).catch(this.#ignore);
     }
     await this.close();
   }

@@ -22,8 +22,9 @@ if cur < floor then redis.call('SET', KEYS[1], floor) end
 return redis.call('INCRBY', KEYS[1], tonumber(ARGV[1]))`;
 
 /**
- * Joins: the cluster's public key is set by the first edge; a different key is refused. Renews membership.
- * KEYS: cluster, members. ARGV: publicKeyHex, member, timeoutMs. Returns {'ok'} or {'key', clusterKeyHex}.
+ * Joins: the cluster's public key is set by the first edge; a different key is refused. Renews membership and
+ * sets this member's marker (gone only if Redis loses its data). KEYS: cluster, members, marker.
+ * ARGV: publicKeyHex, member, timeoutMs. Returns {'ok'} or {'key', clusterKeyHex}.
  */
 export const JOIN = `
 ${NOW}
@@ -31,11 +32,12 @@ local existing = redis.call('HGET', KEYS[1], 'publicKey')
 if existing and existing ~= ARGV[1] then return {'key', existing} end
 if not existing then redis.call('HSET', KEYS[1], 'publicKey', ARGV[1]) end
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('SET', KEYS[3], '1')
 return {'ok'}`;
 
 /**
- * Renews membership and lists dead members (expired). KEYS: cluster, members. ARGV: member, timeoutMs.
- * Returns {alive (0/1: the cluster record still exists), members..., '', dead...}.
+ * Renews membership and lists dead members (expired). KEYS: marker, members. ARGV: member, timeoutMs.
+ * Returns {alive (0/1: this member's marker still exists, i.e. Redis kept its data), members..., '', dead...}.
  */
 export const HEARTBEAT = `
 ${NOW}
