@@ -8,7 +8,7 @@ const HELP = `voltlane: edge connection server (many clients -> one tagged fireh
 
 Usage:
   voltlane [--config FILE] [--listen ADDR] [--master ADDR] [--log-level LEVEL] [--log-format pretty|json]
-           [--inspect [PORT]] [--inspect-sessions N] [--inspect-id ID] [--http ADDR]
+           [--inspect [PORT]] [--inspect-sessions N] [--inspect-id ID] [--http ADDR] [--workers N|auto]
       Run the edge daemon. FILE defaults to ./connserver.toml, written with commented
       defaults on first start. The edge key is kept in voltlane.key beside it.
       Precedence: flags > environment (VOLTLANE_<SECTION>_<KEY>) > .env > file > defaults.
@@ -18,6 +18,8 @@ Usage:
       --inspect-id ID       also inspect session ID
       --http ADDR           status server: /metrics, /healthz, /readyz, status page at /
                             (or [http] address; e.g. 127.0.0.1:9464)
+      --workers N|auto      N processes share the listening port as one cluster (or general.workers;
+                            auto: one per core); needs [cluster] redis_url
   voltlane machines [session|supervisor] [--format mermaid|json|dot]
       Print the session and supervisor machines (states, events, guards, delays),
       generated from their definitions.
@@ -64,6 +66,7 @@ async function main(argv: string[]): Promise<void> {
       'inspect-sessions': { type: 'string' },
       'inspect-id': { type: 'string' },
       http: { type: 'string' },
+      workers: { type: 'string' },
       format: { type: 'string' },
       ca: { type: 'string' },
       servername: { type: 'string' },
@@ -90,15 +93,15 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case undefined:
     case 'run': {
-      const { runDaemon } = await import('./run.js');
-      await runDaemon({
+      const { runEdge } = await import('./workers.js');
+      await runEdge({
         ...(values.config ? { configPath: values.config } : {}),
         ...(values.listen ? { listen: values.listen } : {}),
         ...(values.master ? { master: values.master } : {}),
         ...(values['log-level'] ? { logLevel: values['log-level'] } : {}),
         ...(logFormat ? { logFormat } : {}),
         ...observeFlags(values),
-      });
+      }, workersFlag(values.workers));
       return;
     }
     case 'machines': {
@@ -172,6 +175,13 @@ function intFlag(name: string, raw: string | undefined, min: number, max: number
   const n = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(raw)}`);
   return n;
+}
+
+/** --workers N|auto, checked. */
+function workersFlag(raw: string | undefined): number | 'auto' | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.trim().toLowerCase() === 'auto') return 'auto';
+  return intFlag('workers', raw, 1, 1024);
 }
 
 /** The observability flags, checked, for runDaemon. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
+import { listen, type EdgeConnection } from '../../src/sdk/master.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
 import { freePort, frame, rawNewSession, rawResume, RawMaster, sleep, text, waitFor, type RawSession } from '../helpers/wire.js';
@@ -126,5 +127,70 @@ describe('a cluster of daemons', () => {
     daemons.push(d);
     expect(await d.exited).toBe(1);
     expect(d.err()).toMatch(/public key [0-9a-f]{66} differs from the cluster's [0-9a-f]{66}.*same key file/);
+  });
+
+  it('--workers 2 serves one port from two processes; a resume lands on the other worker and replays there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'voltlane-cluster-'));
+    dirs.push(dir);
+    const master = await listen('127.0.0.1:0');
+    try {
+      const links: EdgeConnection[] = [];
+      master.on('edge', (e) => links.push(e));
+      const reconnections: Array<[bigint, EdgeConnection]> = [];
+      master.on('reconnection', (id, e) => reconnections.push([id, e]));
+      const seen = new Map<bigint, EdgeConnection>();
+      master.on('data', (id, _d, e) => seen.set(id, e));
+      const port = await freePort();
+      const d = voltlane(['--config', join(dir, 'connserver.toml'), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${master.address.port}`, '--log-format', 'json', '--workers', '2'], {
+        cwd: dir,
+        env: { VOLTLANE_CLUSTER_REDIS_URL: redis.url, VOLTLANE_CLUSTER_KEY_PREFIX: `d${++prefixes}`, VOLTLANE_CLIENTS_MISSED_PACKETS_BUFFER_SIZE: '16' },
+      });
+      daemons.push(d);
+      await waitFor(() => links.length === 2, 20_000, 'two workers dialing the master');
+      // Sessions on both workers (the cluster module hands connections out in turn).
+      const clients: RawSession[] = [];
+      for (let i = 0; i < 4; i++) {
+        const c = await rawNewSession(port);
+        sockets.push(c);
+        clients.push(c);
+        c.socket.write(frame(`hi-${c.id}`));
+      }
+      await waitFor(() => clients.every((c) => seen.has(c.id)), 10_000, 'data from every client');
+      expect(new Set(clients.map((c) => seen.get(c.id))).size).toBe(2);
+      expect(new Set(clients.map((c) => c.id)).size).toBe(4);
+      // Drop one, buffer a packet for it, and resume until the resume lands on the other worker.
+      let c = clients[0]!;
+      const first = seen.get(c.id)!;
+      let moved = false;
+      for (let attempt = 0; attempt < 8 && !moved; attempt++) {
+        c.socket.destroy();
+        await sleep(200);
+        const holder = master.edgeOf(c.id)!;
+        holder.send(c.id, `missed-${attempt}`);
+        await sleep(100);
+        const r = await rawResume(port, c.id, c.keyPair);
+        sockets.push(r);
+        expect(text(await r.q.next(5000))).toBe(`missed-${attempt}`);
+        await waitFor(() => reconnections.length === attempt + 1, 5000, 'Reconnection');
+        moved = reconnections[attempt]![1] !== first;
+        c = r;
+      }
+      expect(moved).toBe(true);
+      master.send(c.id, 'on-the-other-worker');
+      expect(text(await c.q.next(5000))).toBe('on-the-other-worker');
+      process.kill(d.child.pid!, 'SIGTERM');
+      expect(await d.exited).toBe(0);
+    } finally {
+      await master.close();
+    }
+  });
+
+  it('--workers 2 without [cluster] redis_url is refused with a message naming the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'voltlane-cluster-'));
+    dirs.push(dir);
+    const d = voltlane(['--config', join(dir, 'connserver.toml'), '--workers', '2'], { cwd: dir, env: { VOLTLANE_CLUSTER_REDIS_URL: '' } });
+    daemons.push(d);
+    expect(await d.exited).toBe(2);
+    expect(d.err()).toMatch(/general\.workers = 2 needs \[cluster\] redis_url/);
   });
 });
