@@ -1,9 +1,9 @@
 // secp256k1 keys, ECDH -> HKDF-SHA256 session keys, and XChaCha20-Poly1305 sealing (PROTOCOL.md sec. 4).
-// Point validation and ECDH, the per-connection curve work, use libsecp256k1 (tiny-secp256k1, WebAssembly):
-// over ten times faster than a pure-JS curve; key generation, HKDF and sealing use @noble (crypto-core.ts).
-import * as libsecp from 'tiny-secp256k1';
+// Point validation and ECDH, the per-connection curve work, use libsecp256k1 (./secp256k1.ts: native, or
+// WebAssembly): many times faster than a pure-JS curve; key generation, HKDF and sealing use @noble (crypto-core.ts).
 import { ProtocolError } from './errors.js';
 import { sessionKeyFromShared } from './crypto-core.js';
+import { curve } from './secp256k1.js';
 
 export * from './crypto-core.js';
 
@@ -16,23 +16,12 @@ export function parsePublicKey(key: Uint8Array): Uint8Array | ProtocolError {
   if (!okShape) {
     return new ProtocolError('VL_ERR_BAD_PUBLIC_KEY', `public key of ${key.length} bytes is not SEC1 compressed or uncompressed`);
   }
-  try {
-    if (libsecp.isPoint(key)) return libsecp.pointCompress(key, true);
-  } catch {
-    // fall through: not a point
-  }
-  return new ProtocolError('VL_ERR_BAD_PUBLIC_KEY', 'public key is not a point on secp256k1');
+  return curve.compressPoint(key) ?? new ProtocolError('VL_ERR_BAD_PUBLIC_KEY', 'public key is not a point on secp256k1');
 }
 
 /** ECDH: the 32-byte big-endian X coordinate of secretKey * publicKey. */
 export function sharedSecret(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | ProtocolError {
-  try {
-    const point = libsecp.pointMultiply(publicKey, secretKey, true);
-    if (point !== null) return point.subarray(1);
-  } catch {
-    // fall through: invalid point or scalar
-  }
-  return new ProtocolError('VL_ERR_BAD_PUBLIC_KEY', 'ECDH failed: invalid public key');
+  return curve.ecdhX(secretKey, publicKey) ?? new ProtocolError('VL_ERR_BAD_PUBLIC_KEY', 'ECDH failed: invalid public key');
 }
 
 /** ECDH then HKDF: the session key shared by a client and the edge. */
