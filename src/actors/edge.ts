@@ -15,6 +15,7 @@ import { supervisorMachine } from '../machines/supervisor.js';
 import { logId, type Logger } from '../log.js';
 import { systemClock, type EdgeClock } from './clock.js';
 import { kPending, PendingConnection, PING_FRAME, type HandshakeHost, type PendingSocket } from './handshake.js';
+import { KeyQueue } from './key-queue.js';
 import { AddressCounts, TokenBuckets, WindowCounter } from './limits.js';
 import { MasterLink } from './master-link.js';
 import { ReplayBuffer, SlabPool } from './replay-buffer.js';
@@ -92,8 +93,10 @@ export class Edge implements HandshakeHost {
   readonly #inspectSession: (id: number) => boolean;
   /** Session actors whose inspection events pass the filter. */
   readonly #inspected = new Set<unknown>();
-  /** Stale sessions whose key is to be derived in idle time. */
-  readonly #keyQueue: Session[] = [];
+  /** Sessions whose key is to be derived in idle time (new ones, and stale ones still without it). */
+  readonly #keyQueue = new KeyQueue((s) => {
+    if (!s.hasSessionKey && this.sessions.get(s.id) === s) this.deriveSessionKey(s);
+  });
   /** Whether the session actor being created now is to be inspected. */
   #inspectNext = false;
   readonly #onLifecycle: EdgeOptions['onLifecycle'];
@@ -265,6 +268,7 @@ export class Edge implements HandshakeHost {
   async #drain(): Promise<void> {
     this.#stopping = true;
     this.#reaper.stop();
+    this.#keyQueue.stop();
     this.log.info({ sessions: this.sessions.size }, 'edge.draining');
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const transportsClosed = this.transports.close();
@@ -345,7 +349,7 @@ export class Edge implements HandshakeHost {
           this.#stale.set(s.id, s);
           this.#cluster?.enteredStale(s, context.staleSince ?? this.clock.now());
           this.#reaper.add(s, context.staleSince ?? this.clock.now());
-          if (!s.hasSessionKey) this.#queueKeyDerivation(s);
+          if (!s.hasSessionKey) this.#keyQueue.add(s);
           this.log.info({ sessionId: s.id, state: 'stale' }, 'session.stale');
           this.#onLifecycle?.({ type: 'session.stale', sessionId: s.id });
           const max = this.config.clients.maxStaleClients;
@@ -487,6 +491,8 @@ export class Edge implements HandshakeHost {
     this.sessions.set(id, s);
     this.#cluster?.created(s);
     this.counters.sessionsOpened++;
+    // Derived in idle time now rather than during a reconnect storm, when every resume would need it at once.
+    this.#keyQueue.add(s);
     // An inspected session gets its actor at once so the inspector sees it from the start; others get
     // theirs at their first lifecycle event.
     if (this.#inspect !== undefined && this.#inspectSession(id)) this.#actorOf(s, true);
@@ -543,29 +549,6 @@ export class Edge implements HandshakeHost {
     this.#onLifecycle?.({ type: 'session.challenged', sessionId: id });
     return s;
   }
-
-  /**
-   * A stale session will most likely resume: derive its session key (ECDH + HKDF, the costly part of a
-   * resume) in idle time, a few milliseconds per turn, so that a reconnect storm finds the keys ready.
-   * A resume that comes first derives the key itself; the queue is bounded by the stale sessions.
-   */
-  #queueKeyDerivation(s: Session): void {
-    this.#keyQueue.push(s);
-    if (this.#keyQueue.length === 1) setImmediate(this.#deriveQueuedKeys);
-  }
-
-  readonly #deriveQueuedKeys = (): void => {
-    const q = this.#keyQueue;
-    const until = performance.now() + 2;
-    let i = 0;
-    while (i < q.length && performance.now() < until) {
-      const s = q[i++]!;
-      if (this.#stale.get(s.id) === s) this.deriveSessionKey(s);
-    }
-    q.splice(0, i);
-    if (q.length > 0 && !this.#stopping) setImmediate(this.#deriveQueuedKeys);
-    else q.length = 0;
-  };
 
   deriveSessionKey(s: Session): Uint8Array | Error {
     return s.sessionKey((clientKey) => deriveSessionKey(this.keyPair.secretKey, clientKey));

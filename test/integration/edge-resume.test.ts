@@ -29,6 +29,19 @@ function seen(id: bigint): string[] {
 }
 
 describe('edge resume', () => {
+  it('derives a new session\'s key in idle time, before it ever drops, and resumes with it', async () => {
+    const t = await fx.start();
+    const c = await newSession();
+    const s = t.edge.sessions.get(Number(c.id))!;
+    await waitFor(() => s.hasSessionKey, 2000, 'the session key to be derived');
+    const derived = t.edge.deriveSessionKey(s);
+    expect(derived).toEqual(deriveSessionKey(c.keyPair.secretKey, t.edge.keyPair.publicKey));
+    await goStale(c);
+    const r = await resume(c.id, c);
+    expect(r.id).toBe(c.id);
+    expect(t.edge.deriveSessionKey(s)).toBe(derived);
+  });
+
   it('resumes under the same id; Reconnection reaches the master before data sent with the Ping', async () => {
     const t = await fx.start();
     const c = await newSession();
