@@ -2,10 +2,40 @@
 // Point validation and ECDH, the per-connection curve work, use libsecp256k1 (./secp256k1.ts: native, or
 // WebAssembly): many times faster than a pure-JS curve; key generation, HKDF and sealing use @noble (crypto-core.ts).
 import { ProtocolError } from './errors.js';
-import { sessionKeyFromShared } from './crypto-core.js';
+import { randomFillSync } from 'node:crypto';
+import { NONCE_SIZE, seal as sealWith, sessionKeyFromShared } from './crypto-core.js';
 import { curve } from './secp256k1.js';
 
 export * from './crypto-core.js';
+
+/**
+ * Random bytes from the system CSPRNG, drawn a page at a time: a resume needs 56 (challenge and nonce), and one
+ * fill per page costs less than one per call. Each byte is handed out once; a page is never refilled in place.
+ * (Shadows crypto-core's randomBytes, randomNonce and seal, which the browser build keeps.)
+ */
+const RANDOM_PAGE = 4096;
+let randomPage = new Uint8Array(0);
+let randomPos = 0;
+
+export function randomBytes(n = 32): Uint8Array {
+  if (n > RANDOM_PAGE / 4) return randomFillSync(new Uint8Array(n));
+  if (randomPage.length - randomPos < n) {
+    randomPage = randomFillSync(new Uint8Array(RANDOM_PAGE));
+    randomPos = 0;
+  }
+  const out = randomPage.slice(randomPos, randomPos + n);
+  randomPos += n;
+  return out;
+}
+
+export function randomNonce(): Uint8Array {
+  return randomBytes(NONCE_SIZE);
+}
+
+/** XChaCha20-Poly1305 seal; blob = ciphertext || tag || nonce. `nonce` is for test vectors only. */
+export function seal(key: Uint8Array, plaintext: Uint8Array, nonce: Uint8Array = randomNonce()): Uint8Array {
+  return sealWith(key, plaintext, nonce);
+}
 
 /**
  * Validates a SEC1 public key (33-byte compressed or 65-byte uncompressed) and returns its

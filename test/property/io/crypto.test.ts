@@ -8,6 +8,7 @@ import {
   MIN_SEALED_SIZE,
   open,
   parsePublicKey,
+  randomBytes,
   seal,
   sealedNonce,
 } from '../../../src/io/crypto.js';
@@ -17,6 +18,18 @@ const nonce = fc.uint8Array({ minLength: 24, maxLength: 24 });
 const plaintext = fc.uint8Array({ maxLength: 128 });
 
 describe('crypto properties', () => {
+  it('draws random bytes of the asked length that never repeat, across page refills', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 500; i++) {
+      for (const n of [24, 32, 1, 2000]) {
+        const b = randomBytes(n);
+        expect(b.length).toBe(n);
+        if (n >= 24) seen.add(Buffer.from(b).toString('hex'));
+      }
+    }
+    expect(seen.size).toBe(1500);
+  });
+
   it('opens what it sealed, and the blob ends with its nonce', () => {
     fc.assert(
       fc.property(key, plaintext, nonce, (k, pt, n) => {
