@@ -31,9 +31,16 @@ const INITIAL_STATE = Object.freeze({ live: 'connected' });
 
 export class Session {
   readonly id: number;
-  /** The client's public key, SEC1 compressed; the session key is derived from it only on a resume. */
-  readonly clientKey: Uint8Array;
-  #sessionKey: Uint8Array | null = null;
+  /**
+   * The client's key and, once derived, the session key, in one 64-byte array (kept on the JS heap, where a
+   * typed array of at most 64 bytes lives): the X coordinate of the client's compressed key, then the session
+   * key; the compressed key's prefix byte (2 or 3) is #prefix. Two separate arrays cost ~200 B more per session.
+   */
+  readonly #keys = new Uint8Array(64);
+  #prefix = 0;
+  /** A client key of another shape, kept as given (not expected: keys are stored compressed). */
+  #otherKey: Uint8Array | null = null;
+  #keyed = false;
   /**
    * The session's XState actor, created on its first lifecycle event (Edge.#actorOf): until then the
    * session is in the machine's initial state, live.connected, and an idle new session costs no actor.
@@ -61,19 +68,37 @@ export class Session {
 
   constructor(id: number, clientKey: Uint8Array, address: string) {
     this.id = id;
-    this.clientKey = clientKey;
     this.address = address;
+    if (clientKey.length === 33 && (clientKey[0] === 2 || clientKey[0] === 3)) {
+      this.#prefix = clientKey[0];
+      this.#keys.set(clientKey.subarray(1), 0);
+    } else {
+      this.#otherKey = Uint8Array.from(clientKey);
+    }
   }
 
-  sessionKey(derive: (clientKey: Uint8Array) => Uint8Array | Error): Uint8Array | Error {
-    if (this.#sessionKey) return this.#sessionKey;
-    const k = derive(this.clientKey);
-    if (!(k instanceof Error)) this.#sessionKey = k;
+  /** The client's public key, SEC1 compressed (a fresh copy). */
+  get clientKey(): Uint8Array {
+    if (this.#otherKey) return this.#otherKey.slice();
+    const k = new Uint8Array(33);
+    k[0] = this.#prefix;
+    k.set(this.#keys.subarray(0, 32), 1);
     return k;
   }
 
+  /** The 32-byte session key, derived with `derive` on first use (then kept); a view, not to be written. */
+  sessionKey(derive: (clientKey: Uint8Array) => Uint8Array | Error): Uint8Array | Error {
+    if (this.#keyed) return this.#keys.subarray(32);
+    const k = derive(this.clientKey);
+    if (k instanceof Error) return k;
+    if (k.length !== 32) return new Error(`session key of ${k.length} bytes, expected 32`);
+    this.#keys.set(k, 32);
+    this.#keyed = true;
+    return this.#keys.subarray(32);
+  }
+
   get hasSessionKey(): boolean {
-    return this.#sessionKey !== null;
+    return this.#keyed;
   }
 
   /** The machine's state value; the initial state while no actor exists yet. */

@@ -39,7 +39,7 @@ describe('edge resume', () => {
     await goStale(c);
     const r = await resume(c.id, c);
     expect(r.id).toBe(c.id);
-    expect(t.edge.deriveSessionKey(s)).toBe(derived);
+    expect(t.edge.deriveSessionKey(s)).toEqual(derived);
   });
 
   it('resumes under the same id; Reconnection reaches the master before data sent with the Ping', async () => {
