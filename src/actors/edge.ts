@@ -25,6 +25,10 @@ import { EdgeCluster } from '../cluster/edge-cluster.js';
 import type { RedisCluster } from '../cluster/redis-cluster.js';
 import { transportOf, type ClientConnection, type TransportName } from './transports/connection.js';
 import { Transports } from './transports/listeners.js';
+import { restoreSession, toStored } from './session-persistence.js';
+import { IdAllocator } from '../store/ids.js';
+import { MemoryStore } from '../store/memory-store.js';
+import type { SessionStore, StoredSession } from '../store/store.js';
 
 export interface EdgeOptions {
   config: Config;
@@ -39,6 +43,11 @@ export interface EdgeOptions {
   onLifecycle?: (ev: EdgeLifecycleEvent) => void;
   /** Cluster mode: this edge's membership (joined). Without it the edge holds its sessions alone. */
   cluster?: RedisCluster;
+  /**
+   * Where sessions outlive the process (src/store). Default: a MemoryStore (nothing survives; sessions end
+   * with a Failure at shutdown). With a store and `state.persist_sessions` on, shutdown keeps every session.
+   */
+  store?: SessionStore;
 }
 
 /** A lifecycle moment, as logged: refusals carry the address, session moments the id. */
@@ -102,7 +111,10 @@ export class Edge implements HandshakeHost {
   readonly #onLifecycle: EdgeOptions['onLifecycle'];
   /** Cluster mode: sessions shared with other edges through Redis (src/cluster/). */
   readonly #cluster: EdgeCluster | null;
-  #nextId = 1;
+  readonly #store: SessionStore;
+  readonly #ids: IdAllocator;
+  /** Shutdown keeps the sessions in the store instead of ending them. */
+  readonly #keepSessions: boolean;
   #nextAttempt = 1;
   #openSockets = 0;
   #stopping = false;
@@ -128,6 +140,10 @@ export class Edge implements HandshakeHost {
     this.#inspect = o.inspect;
     this.#inspectSession = o.inspectSession ?? (() => true);
     this.#onLifecycle = o.onLifecycle;
+    this.#store = o.store ?? new MemoryStore();
+    // In a cluster, Redis keeps the sessions (src/cluster); the store here keeps them for a single edge.
+    this.#keepSessions = o.store !== undefined && o.cluster === undefined && (o.config.state?.persistSessions ?? true);
+    this.#ids = new IdAllocator(this.#store, (err) => this.log.error({ err: String(err), store: this.#store.kind }, 'store.ids_failed'));
     this.edgePublicKeyFrame = encodeFrame(encodeHandshake({ type: 'PubKey', key: o.keyPair.publicKey }));
     const L = o.config.limits;
     this.#connBuckets = new TokenBuckets(L.newConnectionsPerAddressPerSec, L.newConnectionsBurst);
@@ -195,6 +211,8 @@ export class Edge implements HandshakeHost {
 
   /** Binds the listener and starts dialing the master. Resolves with the bound address. */
   async start(): Promise<{ host: string; port: number }> {
+    const loaded = await this.#store.load();
+    await this.#ids.start();
     const { host, port } = this.config.listener.address;
     await new Promise<void>((resolve, reject) => {
       const onErr = (e: Error) => reject(e);
@@ -213,6 +231,8 @@ export class Edge implements HandshakeHost {
       throw err;
     }
     this.#supervisor.start();
+    this.#restore(loaded.sessions, loaded.stoppedAt);
+    this.#store.attach(() => [...this.sessions.values()].map(toStored));
     return { host: a.address, port: a.port };
   }
 
@@ -273,13 +293,19 @@ export class Edge implements HandshakeHost {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const transportsClosed = this.transports.close();
     for (const p of [...this.#pending]) p.end();
-    for (const s of [...this.sessions.values()]) {
-      s.writer?.flush();
-      s.socket?.end();
-      this.#actorOf(s).send({ type: 'edge.shutdown' });
+    if (this.#keepSessions) {
+      this.#detachAll();
+    } else {
+      for (const s of [...this.sessions.values()]) {
+        s.writer?.flush();
+        s.socket?.end();
+        this.#actorOf(s).send({ type: 'edge.shutdown' });
+      }
     }
     await this.#master.close(2_000);
+    if (this.#keepSessions) await this.#saveAll();
     await this.#cluster?.store.leave();
+    await this.#store.close();
     await closed;
     await transportsClosed;
     clearInterval(this.#sweepTimer);
@@ -336,6 +362,7 @@ export class Edge implements HandshakeHost {
         },
         sendFailure: ({ context }, params: { reason: SessionEndReason }) => {
           if (this.#cluster) return; // sent once Redis confirms this edge owned the session (EdgeCluster.ended)
+          this.#store.ended(context.id, params.reason);
           this.counters.failuresSent++;
           this.#master.sendControl(context.id, Flag.Failure, utf8.encode(params.reason));
         },
@@ -343,14 +370,18 @@ export class Edge implements HandshakeHost {
           const s = get(context.id);
           if (s) this.#completeResume(s);
         },
-        enteredStale: ({ context }) => {
+        enteredStale: ({ context, event }) => {
           const s = get(context.id);
           if (!s) return;
           this.#stale.set(s.id, s);
           this.#cluster?.enteredStale(s, context.staleSince ?? this.clock.now());
           this.#reaper.add(s, context.staleSince ?? this.clock.now());
           if (!s.hasSessionKey) this.#keyQueue.add(s);
-          this.log.info({ sessionId: s.id, state: 'stale' }, 'session.stale');
+          // Restored sessions are already in the store as stale, and are logged once in all.
+          if (event.type !== 'edge.restored') {
+            this.#store.stale(s.id, context.staleSince ?? this.clock.now());
+            if (!this.#stopping) this.log.info({ sessionId: s.id, state: 'stale' }, 'session.stale');
+          }
           this.#onLifecycle?.({ type: 'session.stale', sessionId: s.id });
           const max = this.config.clients.maxStaleClients;
           while (this.#stale.size > max) {
@@ -377,7 +408,10 @@ export class Edge implements HandshakeHost {
           if (s.socket) this.#detachSocket(s, true);
           s.missed?.clear();
           s.missed = null;
-          if (context.endReason === 'kick') this.counters.kicks++;
+          if (context.endReason === 'kick') {
+            this.counters.kicks++;
+            this.#store.ended(s.id, 'kick');
+          }
           this.#cluster?.ended(s.id, context.endReason);
           this.log.info({ sessionId: s.id, state: 'reaped', reason: context.endReason, resumes: context.resumes }, 'session.reaped');
           this.#onLifecycle?.({ type: 'session.reaped', sessionId: s.id, reason: context.endReason ?? 'unknown' });
@@ -482,12 +516,20 @@ export class Edge implements HandshakeHost {
   // ---------------------------------------------------------------- handshake host
 
   createSession(p: PendingConnection, clientKey: Uint8Array): void {
-    const id = this.#cluster ? this.#cluster.nextId() : this.#nextId++;
+    const id = this.#cluster ? this.#cluster.nextId() : this.#ids.take();
     if (id === null) {
-      p.fail('cluster store unreachable and this edge has no session id left: new sessions are refused until it is back', 'VL_ERR_CLUSTER_UNAVAILABLE');
+      p.fail(
+        this.#cluster
+          ? 'cluster store unreachable and this edge has no session id left: new sessions are refused until it is back'
+          : `no session id available yet from the ${this.#store.kind} store`,
+        this.#cluster ? 'VL_ERR_CLUSTER_UNAVAILABLE' : 'VL_ERR_NO_IDS',
+      );
       return;
     }
     const s = new Session(id, clientKey, p.address);
+    s.createdAt = this.clock.now();
+    // Recorded before the ClientId below can leave the process (the journal writes first in a turn).
+    this.#store.created(id, clientKey, s.createdAt);
     this.sessions.set(id, s);
     this.#cluster?.created(s);
     this.counters.sessionsOpened++;
@@ -669,6 +711,7 @@ export class Edge implements HandshakeHost {
       missed.clear();
       s.missed = null;
     }
+    this.#store.resumed(s.id);
     this.#master.sendControl(s.id, Flag.Reconnection);
     this.counters.resumes++;
     this.log.info({ sessionId: s.id, address: p.address, replayed, state: 'connected' }, 'session.resumed');
@@ -820,6 +863,65 @@ export class Edge implements HandshakeHost {
     this.counters.failuresSent++;
     this.log.info({ sessionId: logId(big) }, 'master.data_for_unknown_session: Failure sent');
     this.#master.sendControl(big, Flag.Failure, utf8.encode('unknown client'));
+  }
+
+  // ---------------------------------------------------------------- sessions across processes (src/store)
+
+  /** Restores the store's sessions, all away: stale since their own time, else the shutdown, else now. */
+  #restore(stored: readonly StoredSession[], stoppedAt: number | null): void {
+    if (stored.length === 0) return;
+    const now = this.clock.now();
+    const ctx = {
+      machine: this.#sessionMachine,
+      pool: this.replayPool,
+      parent: this.#supervisor,
+      onBadSnapshot: (id: number, err: unknown) =>
+        this.log.warn({ sessionId: id, err: String(err) }, 'session.restore_snapshot_failed: restored from its record'),
+    };
+    let buffered = 0;
+    for (const r of stored) {
+      const s = restoreSession(r, ctx);
+      this.sessions.set(s.id, s);
+      buffered += s.missed?.count ?? 0;
+    }
+    for (const r of stored) {
+      const s = this.sessions.get(r.id);
+      if (!s?.actor) continue;
+      s.actor.start();
+      s.actor.send({ type: 'edge.restored', at: r.staleSince ?? stoppedAt ?? now });
+      this.#onLifecycle?.({ type: 'session.stale', sessionId: s.id });
+    }
+    this.log.info({ sessions: stored.length, stale: this.#stale.size, buffered, stoppedAt, store: this.#store.kind }, 'store.restored');
+  }
+
+  /** Shutdown with sessions kept: every socket closed without ending its session, every live session stale now. */
+  #detachAll(): void {
+    const now = this.clock.now();
+    for (const s of [...this.sessions.values()]) {
+      if (s.attempt) {
+        const a = s.attempt;
+        s.attempt = null;
+        a.end();
+      }
+      if (!s.socket) continue;
+      this.#endSocket(s);
+      // Stale from now: master data until the link closes follows the stale rules (buffered, or a Failure).
+      this.#actorOf(s).send({ type: 'socket.closed', reason: 'shutdown', at: now });
+    }
+  }
+
+  /** Writes every session with its snapshot and replay buffer to the store, then stops the actors. */
+  async #saveAll(): Promise<void> {
+    const list = [...this.sessions.values()];
+    const t0 = performance.now();
+    try {
+      await this.#store.saveAll(list.map(toStored), this.clock.now());
+      this.log.info({ sessions: list.length, ms: Math.round(performance.now() - t0), store: this.#store.kind }, 'store.saved');
+    } catch (err) {
+      this.log.error({ err: String(err), store: this.#store.kind }, 'store.save_failed: sessions will not survive this restart');
+    }
+    // Done in this process: the actors reach `kept` (final), which cancels their timers; the sessions do not end.
+    for (const s of list) s.actor?.send({ type: 'edge.kept' });
   }
 }
 

@@ -49,6 +49,8 @@ export class Session {
   socket: SessionSocket | null = null;
   writer: FrameWriter | null = null;
   decoder: FrameDecoder | null = null;
+  /** Wall-clock ms of creation (kept by the session store). */
+  createdAt = 0;
   /** Remote address of the current (or last) socket. */
   address: string;
   /** Master packets kept while away, oldest first (compact records in a pooled block). */

@@ -5,6 +5,7 @@ import { RedisCluster } from '../cluster/redis-cluster.js';
 import { loadConfig, formatAddress, type Config } from '../config/index.js';
 import { loadOrCreateKeyFile } from '../config/keyfile.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
+import { FileStore } from '../store/file-store.js';
 import { prepareObservability, type Observability, type ObserveFlags } from '../http/observability.js';
 
 export interface RunOptions extends ObserveFlags {
@@ -55,7 +56,20 @@ export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
         log,
       })
     : undefined;
-  const edge = new Edge({ config, keyPair, log, ...observe.edgeOptions, ...(cluster ? { cluster } : {}) });
+  // One edge: its sessions (or, with state.persist_sessions off, only its id counter) live beside the key file.
+  // In a cluster, Redis holds them.
+  const store = cluster
+    ? undefined
+    : new FileStore({
+        dir: dirname(keyPath),
+        edgePublicKey: Buffer.from(keyPair.publicKey).toString('hex'),
+        sessions: config.state?.persistSessions ?? true,
+        events: {
+          onError: (msg, d) => log.error({ ...(d.path ? { path: d.path } : {}), ...(d.err ? { err: String(d.err) } : {}) }, msg),
+          onInfo: (msg, d) => log.info(d, msg),
+        },
+      });
+  const edge = new Edge({ config, keyPair, log, ...observe.edgeOptions, ...(cluster ? { cluster } : {}), ...(store ? { store } : {}) });
   if (cluster) await cluster.join();
   const address = await edge.start();
   log.info(

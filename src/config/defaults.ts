@@ -36,6 +36,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
   cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
   tls: { address: null, certFile: '', keyFile: '', caFile: '' },
   websocket: { address: null, path: '/', tls: false, allowedOrigins: [] },
+  state: { persistSessions: true },
 });
 
 export const DEFAULT_CONFIG_TOML = `# connserver.toml: configuration of the Voltlane edge connection server.
@@ -266,4 +267,19 @@ tls = false
 # [] (the default) allows any. An upgrade whose Origin header is not listed is
 # refused with HTTP 403. Clients that send no Origin (not browsers) are let in.
 allowed_origins = []
+
+[state]
+# Keep sessions across a restart and a crash: true (the default) or false.
+# Voltlane keeps voltlane.state and voltlane.journal beside its key file
+# (voltlane.key), both private (mode 0600). On SIGTERM or SIGINT it closes the
+# client connections and writes every session, with the packets buffered for
+# stale clients; started again with the same key, it restores them all as
+# stale (their stale clock runs from the shutdown: downtime counts against
+# clients.stale_timeout_secs) and clients resume as after a network drop, with
+# no Failure to the master. After a crash (kill -9) every session is restored
+# too; only the packets buffered for stale clients since the last start or
+# shutdown are lost. false: a shutdown ends every session, with one Failure
+# each to the master before the firehose closes. Either way session ids are
+# never reused, across restarts and crashes.
+persist_sessions = true
 `;

@@ -49,6 +49,8 @@ export interface Config {
   tls?: { address: HostPort | null; certFile: string; keyFile: string; caFile: string };
   /** The WebSocket listener; absent or a null address: off. */
   websocket?: { address: HostPort | null; path: string; tls: boolean; allowedOrigins: readonly string[] };
+  /** Sessions across restarts and crashes (src/store); absent: on. */
+  state?: { persistSessions: boolean };
 }
 
 export type SectionName = keyof Config;
@@ -321,6 +323,9 @@ export const SCHEMA: Schema = {
     path: { key: 'path', rule: urlPath() },
     tls: { key: 'tls', rule: boolean() },
     allowedOrigins: { key: 'allowed_origins', rule: origins() },
+  },
+  state: {
+    persistSessions: { key: 'persist_sessions', rule: boolean() },
   },
 };
 

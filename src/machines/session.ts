@@ -22,8 +22,15 @@ export type SessionEvent =
   | { type: 'stale.expired' }
   /** Master data for an away session that the missed-packet buffer cannot hold. */
   | { type: 'missed.overflow' }
-  /** The edge is shutting down. */
-  | { type: 'edge.shutdown' };
+  /** The edge is shutting down and does not keep its sessions: the session ends (Failure "shutdown"). */
+  | { type: 'edge.shutdown' }
+  /**
+   * The session was restored by a new edge process (from a persisted snapshot or the journal): it has no socket,
+   * so it is away, stale since `at` unless its snapshot already says since when.
+   */
+  | { type: 'edge.restored'; at: number }
+  /** The edge stopped and wrote the session to its store: this process is done with it (it does not end). */
+  | { type: 'edge.kept' };
 
 export interface SessionContext {
   id: number;
@@ -69,6 +76,10 @@ export const sessionMachine = setup({
     clearAttempt: assign({ attempt: 0 }),
     countResume: assign({ resumes: ({ context }) => context.resumes + 1, staleSince: null, attempt: 0 }),
     setEndReason: assign((_, params: { reason: SessionEndReason }) => ({ endReason: params.reason })),
+    recordRestored: assign({
+      staleSince: ({ context, event }) => context.staleSince ?? (event.type === 'edge.restored' ? event.at : null),
+      attempt: 0,
+    }),
   },
   guards: {
     isCurrentAttempt: ({ context, event }) =>
@@ -78,6 +89,11 @@ export const sessionMachine = setup({
   id: 'session',
   context: ({ input }) => ({ id: input.id, staleSince: null, attempt: 0, resumes: 0, endReason: null }),
   initial: 'live',
+  on: {
+    /** A new edge process restored this session: away, whatever it was when the old process stopped. */
+    'edge.restored': { target: '.away', reenter: true, actions: 'recordRestored' },
+    'edge.kept': { target: '.kept' },
+  },
   states: {
     live: {
       initial: 'connected',
@@ -97,7 +113,12 @@ export const sessionMachine = setup({
         },
         'edge.shutdown': {
           target: 'reaped',
-          actions: ['closeSocket', 'closeAttemptSocket', { type: 'setEndReason', params: { reason: 'shutdown' } }],
+          actions: [
+            'closeSocket',
+            'closeAttemptSocket',
+            { type: 'setEndReason', params: { reason: 'shutdown' } },
+            { type: 'sendFailure', params: { reason: 'shutdown' } },
+          ],
         },
       },
       states: {
@@ -152,7 +173,11 @@ export const sessionMachine = setup({
         },
         'edge.shutdown': {
           target: 'reaped',
-          actions: ['closeAttemptSocket', { type: 'setEndReason', params: { reason: 'shutdown' } }],
+          actions: [
+            'closeAttemptSocket',
+            { type: 'setEndReason', params: { reason: 'shutdown' } },
+            { type: 'sendFailure', params: { reason: 'shutdown' } },
+          ],
         },
       },
       states: {
@@ -179,14 +204,19 @@ export const sessionMachine = setup({
       type: 'final',
       entry: 'release',
     },
+    /** Kept in the store by an edge that stopped; a new edge process restores it (edge.restored). Not an end. */
+    kept: {
+      type: 'final',
+    },
   },
 });
 
 export type SessionMachine = typeof sessionMachine;
 
 /** The coarse lifecycle name of a session snapshot value, as operators see it. */
-export function sessionPhase(value: unknown): 'connected' | 'challenged' | 'stale' | 'reconnected' | 'reaped' {
+export function sessionPhase(value: unknown): 'connected' | 'challenged' | 'stale' | 'reconnected' | 'reaped' | 'kept' {
   if (value === 'reaped') return 'reaped';
+  if (value === 'kept') return 'kept';
   if (value === 'reconnected') return 'reconnected';
   if (typeof value === 'object' && value !== null) {
     const v = value as { live?: string; away?: string };

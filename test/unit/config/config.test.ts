@@ -51,6 +51,7 @@ const EXPECTED_DEFAULTS: Config = {
   cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
   tls: { address: null, certFile: '', keyFile: '', caFile: '' },
   websocket: { address: null, path: '/', tls: false, allowedOrigins: [] },
+  state: { persistSessions: true },
 };
 
 const EXPECTED_KEYS: Record<string, string[]> = {
@@ -81,6 +82,7 @@ const EXPECTED_KEYS: Record<string, string[]> = {
   cluster: ['redis_url', 'key_prefix', 'member_timeout_secs'],
   tls: ['address', 'cert_file', 'key_file', 'ca_file'],
   websocket: ['address', 'path', 'tls', 'allowed_origins'],
+  state: ['persist_sessions'],
 };
 const ALL_DOTTED = Object.entries(EXPECTED_KEYS).flatMap(([s, keys]) => keys.map((k) => `${s}.${k}`));
 
@@ -301,6 +303,7 @@ describe('precedence: flag > environment > .env > file > default', () => {
       VOLTLANE_WEBSOCKET_PATH: '/voltlane',
       VOLTLANE_WEBSOCKET_TLS: 'true',
       VOLTLANE_WEBSOCKET_ALLOWED_ORIGINS: 'https://a.example, http://b.example:8080',
+      VOLTLANE_STATE_PERSIST_SESSIONS: 'false',
     });
     let n = 3;
     for (const name of Object.keys(env)) if (env[name] === '') env[name] = String(n++);
@@ -314,6 +317,7 @@ describe('precedence: flag > environment > .env > file > default', () => {
     expect(result.config.limits.failedResumesPerAddressPerMin).toBe(
       Number(env.VOLTLANE_LIMITS_FAILED_RESUMES_PER_ADDRESS_PER_MIN),
     );
+    expect(result.config.state?.persistSessions).toBe(false);
     expect(result.config.tls).toEqual({
       address: { host: '127.0.0.1', port: 9465 },
       certFile: join(dir, 'cert.pem'),

@@ -225,12 +225,12 @@ describe('session machine: ends', () => {
     expect(r.failures()).toEqual([]);
   });
 
-  it.each(ALL)('edge.shutdown from %s reaps with endReason shutdown and no Failure', (s) => {
+  it.each(ALL)('edge.shutdown from %s reaps with endReason shutdown and one Failure "shutdown"', (s) => {
     const r = into(s);
     r.send({ type: 'edge.shutdown' });
     expect(r.value()).toBe('reaped');
     expect(r.actor.getSnapshot().context.endReason).toBe('shutdown');
-    expect(r.failures()).toEqual([]);
+    expect(r.failures()).toEqual(['sendFailure:shutdown']);
     expect(r.effects).toContain('closeAttemptSocket');
     expect(r.effects.at(-1)).toBe('release');
   });
@@ -280,5 +280,43 @@ describe('session machine: ends', () => {
     warn.mockRestore();
     expect(r.effects).toEqual([]);
     expect(r.actor.getSnapshot().context.endReason).toBe('kick');
+  });
+});
+
+describe('session machine: restored by a new edge process', () => {
+  it.each(ALL)('edge.restored from %s: away.stale, the stale clock from its own stale time or the given one', (s) => {
+    const r = into(s);
+    r.clock.set(400);
+    const own = r.actor.getSnapshot().context.staleSince;
+    r.send({ type: 'edge.restored', at: 300 });
+    expect(r.value()).toEqual({ away: 'stale' });
+    const since = own ?? 300;
+    expect(r.actor.getSnapshot().context.staleSince).toBe(since);
+    expect(r.actor.getSnapshot().context.attempt).toBe(0);
+    expect(r.effects).toContain('enteredStale');
+    expect(r.failures()).toEqual([]);
+    // It expires STALE_MS after `since`, with one Failure.
+    r.clock.set(since + STALE_MS - 1);
+    expect(r.value()).toEqual({ away: 'stale' });
+    r.clock.set(since + STALE_MS);
+    expect(r.value()).toBe('reaped');
+    expect(r.failures()).toEqual(['sendFailure:stale timeout']);
+  });
+
+  it('a snapshot persisted by one actor restores in another: context kept, then restored as stale and resumable', () => {
+    const a = run();
+    a.send({ type: 'resume.requested', attempt: 1 });
+    a.send({ type: 'resume.passed', attempt: 1 });
+    const persisted = JSON.parse(JSON.stringify(a.actor.getPersistedSnapshot())) as unknown;
+    const b = run();
+    const restored = createActor(b.actor.logic, { snapshot: persisted as never, input: { id: 7 }, clock: b.clock });
+    restored.start();
+    expect(restored.getSnapshot().context.resumes).toBe(1);
+    restored.send({ type: 'edge.restored', at: 0 });
+    expect(restored.getSnapshot().value).toEqual({ away: 'stale' });
+    restored.send({ type: 'resume.requested', attempt: 2 });
+    restored.send({ type: 'resume.passed', attempt: 2 });
+    expect(restored.getSnapshot().value).toEqual({ live: 'connected' });
+    expect(restored.getSnapshot().context.resumes).toBe(2);
   });
 });

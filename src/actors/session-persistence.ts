@@ -1,0 +1,49 @@
+// Sessions to and from the session store: a session's record at shutdown (its actor's persisted snapshot, its
+// replay buffer) and a restored session at start (its actor rebuilt from that snapshot, away until its client is back).
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import type { SessionMachine } from '../machines/session.js';
+import type { StoredSession } from '../store/store.js';
+import { ReplayBuffer, type SlabPool } from './replay-buffer.js';
+import { Session } from './session.js';
+
+/** The address a restored session reports until its client is back. */
+export const RESTORED_ADDRESS = 'restored';
+
+/** What the store keeps of `s`: with its actor's persisted snapshot when it has an actor. */
+export function toStored(s: Session): StoredSession {
+  const actor = s.actor;
+  const snapshot = actor ? actor.getPersistedSnapshot() : null;
+  const staleSince = actor ? actor.getSnapshot().context.staleSince : null;
+  return { id: s.id, clientKey: s.clientKey, createdAt: s.createdAt, staleSince, snapshot, replay: s.missed ? s.missed.toArray() : [] };
+}
+
+export interface RestoreContext {
+  machine: SessionMachine;
+  parent: AnyActorRef;
+  /** The edge's pool for replay buffers. */
+  pool: SlabPool;
+  /** Reports a snapshot that could not be restored (the session is restored from its record alone). */
+  onBadSnapshot(id: number, err: unknown): void;
+}
+
+/**
+ * A Session for a stored one, with its actor restored from the persisted snapshot (`createActor(machine,
+ * { snapshot })`), or created afresh when there is none or it does not fit the machine. The actor is not
+ * started: the caller registers the session first, then starts it and sends `edge.restored`.
+ */
+export function restoreSession(r: StoredSession, ctx: RestoreContext): Session {
+  const s = new Session(r.id, r.clientKey, RESTORED_ADDRESS);
+  s.createdAt = r.createdAt;
+  if (r.replay.length > 0) s.missed = ReplayBuffer.from(ctx.pool, r.replay);
+  let actor: Actor<SessionMachine> | null = null;
+  const snap = r.snapshot as { status?: unknown; context?: { id?: unknown } } | null;
+  if (snap !== null && typeof snap === 'object' && snap.status === 'active' && snap.context?.id === r.id) {
+    try {
+      actor = createActor(ctx.machine, { snapshot: snap as never, input: { id: r.id }, parent: ctx.parent });
+    } catch (err) {
+      ctx.onBadSnapshot(r.id, err);
+    }
+  }
+  s.actor = actor ?? createActor(ctx.machine, { input: { id: r.id }, parent: ctx.parent });
+  return s;
+}
