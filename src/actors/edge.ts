@@ -868,7 +868,7 @@ export class Edge implements HandshakeHost {
   // ---------------------------------------------------------------- sessions across processes (src/store)
 
   /** Restores the store's sessions, all away: stale since their own time, else the shutdown, else now. */
-  #restore(stored: readonly StoredSession[], stoppedAt: number | null): void {
+  #restore(stored: StoredSession[], stoppedAt: number | null): void {
     if (stored.length === 0) return;
     const now = this.clock.now();
     const ctx = {
@@ -877,7 +877,13 @@ export class Edge implements HandshakeHost {
       parent: this.#supervisor,
       onBadSnapshot: (id: number, err: unknown) =>
         this.log.warn({ sessionId: id, err: String(err) }, 'session.restore_snapshot_failed: restored from its record'),
+      creating: (id: number | null) => {
+        this.#inspectNext = id !== null && this.#inspect !== undefined && this.#inspectSession(id);
+      },
     };
+    // Restored oldest stale time first (then by id): the order in which they are evicted past max_stale_clients.
+    const since = (r: StoredSession): number => r.staleSince ?? stoppedAt ?? now;
+    stored = [...stored].sort((a, b) => since(a) - since(b) || a.id - b.id);
     let buffered = 0;
     for (const r of stored) {
       const s = restoreSession(r, ctx);
@@ -888,7 +894,7 @@ export class Edge implements HandshakeHost {
       const s = this.sessions.get(r.id);
       if (!s?.actor) continue;
       s.actor.start();
-      s.actor.send({ type: 'edge.restored', at: r.staleSince ?? stoppedAt ?? now });
+      s.actor.send({ type: 'edge.restored', at: since(r) });
       this.#onLifecycle?.({ type: 'session.stale', sessionId: s.id });
     }
     this.log.info({ sessions: stored.length, stale: this.#stale.size, buffered, stoppedAt, store: this.#store.kind }, 'store.restored');
@@ -897,7 +903,8 @@ export class Edge implements HandshakeHost {
   /** Shutdown with sessions kept: every socket closed without ending its session, every live session stale now. */
   #detachAll(): void {
     const now = this.clock.now();
-    for (const s of [...this.sessions.values()]) {
+    // In id order (creation order): which live sessions are evicted past max_stale_clients does not depend on history.
+    for (const s of [...this.sessions.values()].sort((a, b) => a.id - b.id)) {
       if (s.attempt) {
         const a = s.attempt;
         s.attempt = null;

@@ -24,6 +24,8 @@ export interface RestoreContext {
   pool: SlabPool;
   /** Reports a snapshot that could not be restored (the session is restored from its record alone). */
   onBadSnapshot(id: number, err: unknown): void;
+  /** Called right before the session's actor is created (`id`) and right after (null): inspection sampling. */
+  creating(id: number | null): void;
 }
 
 /**
@@ -36,6 +38,7 @@ export function restoreSession(r: StoredSession, ctx: RestoreContext): Session {
   s.createdAt = r.createdAt;
   if (r.replay.length > 0) s.missed = ReplayBuffer.from(ctx.pool, r.replay);
   let actor: Actor<SessionMachine> | null = null;
+  ctx.creating(r.id);
   const snap = r.snapshot as { status?: unknown; context?: { id?: unknown } } | null;
   if (snap !== null && typeof snap === 'object' && snap.status === 'active' && snap.context?.id === r.id) {
     try {
@@ -45,5 +48,6 @@ export function restoreSession(r: StoredSession, ctx: RestoreContext): Session {
     }
   }
   s.actor = actor ?? createActor(ctx.machine, { input: { id: r.id }, parent: ctx.parent });
+  ctx.creating(null);
   return s;
 }

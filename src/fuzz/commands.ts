@@ -177,12 +177,30 @@ export class MasterUp extends Base {
   }
 }
 
+/** The edge process restarts (SIGTERM) or is killed (kill -9), then starts again on the same state. */
+export class Restart extends Base {
+  constructor(readonly kind: 'restart' | 'kill') {
+    super();
+  }
+  override check(m: Readonly<LifecycleModel>): boolean {
+    return m.masterUp;
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    return r.restart(m, this.kind);
+  }
+  toString() {
+    return this.kind === 'restart' ? 'edgeRestart' : 'edgeKill';
+  }
+}
+
 export interface CommandOptions {
   maxSessions: number;
   /** limits.max_frame_size of the edge. */
   maxFrameSize: number;
   /** Steps a simulated clock may take (a real clock always waits out every stale session). */
   timeSteps: number[];
+  /** Edge process steps the target supports (none by default). */
+  restarts?: Array<'restart' | 'kill'>;
 }
 
 /** Every command arbitrary, weighted toward the lifecycle moments. */
@@ -216,5 +234,6 @@ export function lifecycleCommands(o: CommandOptions): Array<fc.Arbitrary<Cmd>> {
     fc.constantFrom(...o.timeSteps).map((ms) => new TimePasses(ms)),
     fc.constant(new MasterDown()),
     fc.constant(new MasterUp()),
+    ...(o.restarts ?? []).map((kind) => fc.constant(new Restart(kind))),
   ];
 }

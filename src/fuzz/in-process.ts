@@ -1,10 +1,14 @@
 // An in-process edge for the lifecycle fuzzer: the real Edge on loopback, on a simulated clock, dialing the fuzzer's
 // master, with probes into its registry (when a socket was detached, what is left at the end) and its log lines.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { InspectionEvent } from 'xstate';
 import { Edge } from '../actors/edge.js';
 import { DEFAULT_CONFIG, type Config } from '../config/index.js';
 import { generateKeyPair } from '../io/crypto.js';
+import { FileStore } from '../store/file-store.js';
 import { createLogger, type Logger } from '../log.js';
 import { SimClock, wallClock } from './clock.js';
 import { MasterPeer } from './master-peer.js';
@@ -20,11 +24,17 @@ export interface InProcessOptions {
   waitMs?: number;
   /** edge.stats() counters not checked for leaks at the end (a known edge bug, named where it is used). */
   ignoreLeaks?: Array<'sessions' | 'stale' | 'handshaking' | 'openSockets' | 'heldForMaster'>;
+  /**
+   * Keep sessions in a file store (a fresh temporary directory) and let the fuzzer restart the edge: the edge
+   * stops as on SIGTERM and a new Edge starts on the same state, key, clock and master.
+   */
+  restartable?: boolean;
 }
 
 export interface InProcessEdge {
   target: LifecycleTarget;
-  edge: Edge;
+  /** The current edge (a restart replaces it). */
+  readonly edge: Edge;
   logs: Array<Record<string, unknown>>;
   dispose(): Promise<void>;
 }
@@ -90,13 +100,28 @@ export async function startInProcessEdge(o: InProcessOptions = {}): Promise<InPr
   const clock = simulated ? new SimClock() : wallClock;
   const config = fuzzEdgeConfig(masterPort, simulated, missedBufferSize);
   const logs: Array<Record<string, unknown>> = [];
-  const edge = new Edge({
-    config,
-    keyPair: generateKeyPair(),
-    log: captureLogger(logs),
-    ...(clock instanceof SimClock ? { clock } : {}),
-    ...(o.inspect ? { inspect: o.inspect } : {}),
-  });
+  const keyPair = generateKeyPair();
+  const stateDir = o.restartable ? mkdtempSync(join(tmpdir(), 'voltlane-fuzz-state-')) : null;
+  const log = captureLogger(logs);
+  const makeEdge = (): Edge =>
+    new Edge({
+      config,
+      keyPair,
+      log,
+      ...(clock instanceof SimClock ? { clock } : {}),
+      ...(o.inspect ? { inspect: o.inspect } : {}),
+      ...(stateDir
+        ? {
+            store: new FileStore({
+              dir: stateDir,
+              edgePublicKey: Buffer.from(keyPair.publicKey).toString('hex'),
+              syncIntervalMs: 0,
+              events: { onError: (msg, d) => log.error({ path: d.path, err: String(d.err) }, msg) },
+            }),
+          }
+        : {}),
+    });
+  let edge = makeEdge();
   const { port } = await edge.start();
   await master.awaitConnection();
   const C = config.clients;
@@ -116,6 +141,21 @@ export async function startInProcessEdge(o: InProcessOptions = {}): Promise<InPr
     waitMs,
     settleMs: 30,
     issued: new Set(),
+    ...(stateDir
+      ? {
+          control: {
+            async restart(kind) {
+              if (kind !== 'restart') throw new Error('an in-process edge cannot be killed; fuzz the daemon for that');
+              const stoppedAt = clock.now();
+              await edge.stop();
+              edge = makeEdge();
+              const a = await edge.start();
+              target.edge.port = a.port;
+              return { stoppedAt, readyAt: clock.now() };
+            },
+          },
+        }
+      : {}),
     probe: {
       async awaitDetached(id) {
         const n = Number(id);
@@ -144,11 +184,14 @@ export async function startInProcessEdge(o: InProcessOptions = {}): Promise<InPr
   };
   return {
     target,
-    edge,
+    get edge() {
+      return edge;
+    },
     logs,
     async dispose() {
       await edge.stop();
       await master.close();
+      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

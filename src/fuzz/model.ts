@@ -40,6 +40,10 @@ export interface ModelSession {
   staleOrder: number;
   /** Master data held for replay while stale. */
   buffered: Uint8Array[];
+  /** How many of `buffered` (the oldest) the edge wrote to its state file: they survive a kill. */
+  keptBuffered: number;
+  /** Extra uncertainty on `staleSince` (ms): after a kill the edge restores sessions at a time between two clock reads. */
+  staleSlackMs: number;
   /** Every data frame the client must receive, in order. */
   readonly toClient: Uint8Array[];
   /** Every packet the master must receive for this id, in order. */
@@ -72,6 +76,8 @@ export class LifecycleModel {
       staleSince: 0,
       staleOrder: 0,
       buffered: [],
+      keptBuffered: 0,
+      staleSlackMs: 0,
       toClient: [],
       toMaster: [],
       clientSeq: 0,
@@ -111,6 +117,7 @@ export class LifecycleModel {
     if (s.phase !== 'live') throw new Error(`model: client ${s.id} dropped while ${s.phase}`);
     s.phase = 'stale';
     s.staleSince = now;
+    s.staleSlackMs = 0;
     s.staleOrder = ++this.#staleCount;
     const stale = this.sessions.filter((x) => x.phase === 'stale').sort((a, b) => a.staleOrder - b.staleOrder);
     for (let i = 0; i < stale.length - this.config.maxStaleClients; i++) this.#fail(stale[i]!, 'evicted');
@@ -134,7 +141,34 @@ export class LifecycleModel {
     s.toMaster.push({ flag: Flag.Reconnection, data: new Uint8Array(0) });
     s.toClient.push(...s.buffered);
     s.buffered = [];
+    s.keptBuffered = 0;
     s.phase = 'live';
+  }
+
+  /**
+   * The edge process stopped and a new one started on the same state. `restart` (SIGTERM): every live session
+   * went stale at the shutdown, `at`, in creation order (eviction as for any drop), and every buffered packet
+   * was written. `kill` (kill -9): live sessions are stale from the new process's start (between `at` and
+   * `at + slackMs`); buffered packets not yet written to the state file are lost. Either way, the new process
+   * restores the stale sessions oldest stale time first, and evicts past max_stale_clients from there.
+   */
+  restarted(kind: 'restart' | 'kill', at: number, slackMs = 0): void {
+    for (const s of this.sessions) {
+      if (kind === 'kill' && s.phase === 'stale') s.buffered = s.buffered.slice(0, s.keptBuffered);
+      if (s.phase !== 'live') continue;
+      if (kind === 'restart') this.dropped(s, at);
+      else {
+        s.phase = 'stale';
+        s.staleSince = at;
+        s.staleSlackMs = slackMs;
+      }
+    }
+    const stale = this.sessions.filter((x) => x.phase === 'stale').sort((a, b) => a.staleSince - b.staleSince || a.index - b.index);
+    for (const s of stale) {
+      s.staleOrder = ++this.#staleCount;
+      if (kind === 'restart') s.keptBuffered = s.buffered.length;
+    }
+    for (let i = 0; i < stale.length - this.config.maxStaleClients; i++) this.#fail(stale[i]!, 'evicted');
   }
 
   kicked(s: ModelSession): void {
@@ -142,12 +176,14 @@ export class LifecycleModel {
     s.phase = 'ended';
     s.endedBy = 'kick';
     s.buffered = [];
+    s.keptBuffered = 0;
   }
 
   #fail(s: ModelSession, reason: string): void {
     s.phase = 'ended';
     s.endedBy = 'failure';
     s.buffered = [];
+    s.keptBuffered = 0;
     s.toMaster.push({ flag: Flag.Failure, data: utf8.encode(reason) });
   }
 
@@ -157,7 +193,7 @@ export class LifecycleModel {
     let unsureUntil: number | null = null;
     for (const s of this.sessions) {
       if (s.phase !== 'stale') continue;
-      const sure = s.staleSince + t + r + m;
+      const sure = s.staleSince + s.staleSlackMs + t + r + m;
       if (now >= sure) this.#fail(s, 'stale timeout');
       else if (now >= s.staleSince + t - m) unsureUntil = Math.max(unsureUntil ?? 0, sure);
     }
@@ -168,7 +204,7 @@ export class LifecycleModel {
   allStaleEndBy(): number | null {
     const { staleTimeoutMs: t, reapIntervalMs: r, marginMs: m } = this.config;
     let at: number | null = null;
-    for (const s of this.sessions) if (s.phase === 'stale') at = Math.max(at ?? 0, s.staleSince + t + r + m);
+    for (const s of this.sessions) if (s.phase === 'stale') at = Math.max(at ?? 0, s.staleSince + s.staleSlackMs + t + r + m);
     return at;
   }
 

@@ -17,6 +17,20 @@ export interface EdgeProbe {
   leaks?(): Promise<string[]>;
 }
 
+/** What happened to the edge process in a restart step: when it went down and when the new one was ready (clock ms). */
+export interface RestartTimes {
+  /** When the old process was told to stop (restart) or killed (kill). */
+  stoppedAt: number;
+  /** When the new process was serving again. */
+  readyAt: number;
+}
+
+/** Restarts the edge process on the same state (same key, same state directory, same address). */
+export interface EdgeControl {
+  /** `restart`: SIGTERM (every session kept), then start; `kill`: kill -9, then start. Resolves once it serves. */
+  restart(kind: 'restart' | 'kill'): Promise<RestartTimes>;
+}
+
 /** An edge to fuzz: where clients dial, the master peer it dialed, its clock and its settings as the model needs them. */
 export interface LifecycleTarget {
   edge: EdgeAddress;
@@ -32,6 +46,8 @@ export interface LifecycleTarget {
   settleMs: number;
   /** Ids issued to earlier runs against the same edge (ids are never reused). */
   issued: Set<bigint>;
+  /** Present when the fuzzer may restart and kill the edge process. */
+  control?: EdgeControl;
 }
 
 /** An invariant broke: the message lists every violation. */
@@ -165,6 +181,40 @@ export class LifecycleSystem {
       await this.t.clock.advance(until === null ? 5 : until - this.t.clock.now());
     }
     await this.tick(m);
+  }
+
+  /**
+   * The edge process restarts (SIGTERM) or is killed (kill -9) and starts again on the same state: every client
+   * socket closes, the master link drops and comes back; every session that had not ended is stale and resumable.
+   */
+  async restart(m: LifecycleModel, kind: 'restart' | 'kill'): Promise<void> {
+    const control = this.t.control;
+    if (!control) throw new Error('this target cannot restart its edge');
+    if (!m.masterUp) return;
+    const master = this.t.master;
+    const links = master.connections;
+    const { stoppedAt, readyAt } = await control.restart(kind);
+    for (const s of m.sessions) {
+      if (s.phase !== 'live') continue;
+      const q = this.#client(s).current!;
+      await q.until(() => q.closed, this.t.waitMs, `the old edge to close client ${s.id}`).catch(() => {
+        throw new FuzzViolation([`session ${s.id}: socket still open after the edge process stopped`], kind);
+      });
+    }
+    if (kind === 'restart') m.restarted('restart', stoppedAt);
+    else m.restarted('kill', stoppedAt, Math.max(0, readyAt - stoppedAt));
+    const poke = this.t.clock.simulated
+      ? async () => {
+          await this.t.clock.advance(this.t.reconnectMaxMs);
+          await this.tick(m);
+        }
+      : undefined;
+    const deadline = Date.now() + this.t.waitMs * 4;
+    while (!(master.connections > links && master.connected)) {
+      if (Date.now() > deadline) throw new FuzzViolation(['the restarted edge did not dial the master'], kind);
+      await master.awaitConnection(poke, this.t.waitMs * 4);
+      if (!(master.connections > links)) await sleep(5);
+    }
   }
 
   async masterDown(m: LifecycleModel): Promise<void> {

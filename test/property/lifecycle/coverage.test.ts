@@ -12,12 +12,13 @@ it('drives every transition of the session machine', async () => {
   expect(cov.transitions.size).toBeGreaterThanOrEqual(16);
   const report = await runLifecycleFuzz({
     // Known edge bug (reported): a resumed connection stays in the handshake set; see lifecycle.test.ts.
-    setup: async () => startInProcessEdge({ missedBufferSize: 2, waitMs: 500, inspect: cov.inspect}),
+    setup: async () => startInProcessEdge({ missedBufferSize: 2, waitMs: 500, inspect: cov.inspect, restartable: true }),
     numRuns: 120,
     seed: 42,
     maxCommands: 30,
     maxSessions: 6,
     maxFrameSize: FUZZ_MAX_FRAME,
+    restarts: ['restart'],
   });
   expect(report.ok, formatReport(report)).toBe(true);
 

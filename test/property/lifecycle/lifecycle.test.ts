@@ -24,6 +24,22 @@ describe('session lifecycle against the in-process edge', () => {
       expect(report.ok, formatReport(report)).toBe(true);
     }, 60_000);
   }
+
+  for (const missedBufferSize of [3, 0]) {
+    it(`keeps every invariant across edge restarts (SIGTERM-like stop, new edge on the same state; buffer ${missedBufferSize})`, async () => {
+      const report = await runLifecycleFuzz({
+        setup: async () => startInProcessEdge({ missedBufferSize, waitMs: 500, restartable: true }),
+        numRuns: Number(process.env.VOLTLANE_FUZZ_RUNS ?? 30),
+        ...(seedEnv ? { seed: Number(seedEnv) } : {}),
+        ...(pathEnv ? { path: pathEnv } : {}),
+        maxCommands: 20,
+        maxFrameSize: FUZZ_MAX_FRAME,
+        restarts: ['restart'],
+        replayLine: replay('test/property/lifecycle/lifecycle.test.ts'),
+      });
+      expect(report.ok, formatReport(report)).toBe(true);
+    }, 90_000);
+  }
 });
 
 // Regression: a resumed connection once stayed in the edge's handshake set (edge.stats().handshaking grew by one

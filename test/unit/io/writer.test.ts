@@ -1,6 +1,6 @@
 // FrameWriter against a fake socket: one gathered write per turn, no copies of large payloads, flush threshold.
 import { afterEach, describe, expect, it } from 'vitest';
-import { FrameWriter, type FrameSink } from '../../../src/io/writer.js';
+import { beforeNextSocketWrite, FrameWriter, type FrameSink } from '../../../src/io/writer.js';
 import { encodeFrame } from '../../../src/io/framing.js';
 import { encodeFirehose, Flag } from '../../../src/io/firehose.js';
 import { fromHex, loadVectors, toHex } from '../../vectors/vectors.js';
@@ -261,5 +261,35 @@ describe('FrameWriter: tagged packets and bookkeeping', () => {
     w.writeFrame(payload(3));
     await nextTurn();
     expect(s.bytes()).toBe(toHex(encodeFrame(payload(3))));
+  });
+});
+
+describe('beforeNextSocketWrite', () => {
+  it('runs once, before the turn flush hands any writer bytes to its socket, and before an early flush too', async () => {
+    const order: string[] = [];
+    const sink = {
+      write: (c: Uint8Array) => (order.push(`write ${c.length}`), true),
+      cork: () => {},
+      uncork: () => {},
+      writableLength: 0,
+      destroyed: false,
+    };
+    const w = new FrameWriter(sink);
+    w.writeFrame(Uint8Array.of(1, 2, 3));
+    beforeNextSocketWrite(() => order.push('journal'));
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['journal', 'write 7']);
+    // An explicit flush runs a pending hook first; a hook runs once.
+    order.length = 0;
+    w.writeFrame(Uint8Array.of(9));
+    beforeNextSocketWrite(() => order.push('journal 2'));
+    w.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['journal 2', 'write 5']);
+    // With no writer dirty, the hook still runs at the end of the turn.
+    order.length = 0;
+    beforeNextSocketWrite(() => order.push('alone'));
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['alone']);
   });
 });
