@@ -164,7 +164,7 @@ describe('sessions across edge processes', () => {
     expect(master.drain().filter((p) => p.flag === Flag.Failure)).toEqual([]);
     third.child.kill('SIGTERM');
     expect((await third.exited).code).toBe(0);
-  });
+  }, 120_000);
 
   it('kill -9 under traffic, then start: every session resumes, ids continue', async () => {
     const dir = tempDir();
@@ -212,7 +212,7 @@ describe('sessions across edge processes', () => {
     expect(clients.every((s) => fresh.id > s.id)).toBe(true);
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
-  });
+  }, 120_000);
 
   it('with state.persist_sessions = false, shutdown sends one Failure per session before the firehose closes; ids still continue', async () => {
     const dir = tempDir();
@@ -239,7 +239,7 @@ describe('sessions across edge processes', () => {
     expect(d.id > c.id).toBe(true);
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
-  });
+  }, 120_000);
 
   it('a damaged state file: moved aside, an error naming it, and the edge serves with what it could read', async () => {
     const dir = tempDir();
@@ -265,5 +265,5 @@ describe('sessions across edge processes', () => {
     expect(b.id > a.id).toBe(true);
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
-  });
+  }, 120_000);
 });
