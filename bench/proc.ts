@@ -1,6 +1,6 @@
 // Readings of a process from /proc: CPU time (utime + stime) and resident memory (VmRSS), and waiting for it to settle.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`, 100 when that fails). */
 export const CLK_TCK: number = (() => {
@@ -12,8 +12,43 @@ export const CLK_TCK: number = (() => {
   }
 })();
 
-/** CPU time used so far by `pid` (all its threads), in milliseconds. */
+/** `pid` and its child processes (the workers of `voltlane --workers N`), from /proc. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  let names: string[];
+  try {
+    names = readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n));
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    try {
+      const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(n));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU time used so far by `pid` (all its threads) and its child processes, in milliseconds. */
 export function cpuMs(pid: number): number {
+  const tree = processTree(pid);
+  if (tree.length === 1) return ownCpuMs(pid);
+  let sum = 0;
+  for (const p of tree) {
+    try {
+      sum += ownCpuMs(p);
+    } catch {
+      // a child that exited meanwhile
+    }
+  }
+  return sum;
+}
+
+function ownCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) is parenthesised and may hold spaces: split after its closing paren.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -24,8 +59,20 @@ export function cpuMs(pid: number): number {
   return ((utime + stime) * 1000) / CLK_TCK;
 }
 
-/** Resident set size of `pid`, in KiB (VmRSS of /proc/<pid>/status). */
+/** Resident set size of `pid` and its child processes, in KiB (VmRSS of /proc/<pid>/status). */
 export function rssKiB(pid: number): number {
+  const tree = processTree(pid);
+  if (tree.length === 1) return ownRssKiB(pid);
+  return tree.reduce((n, p) => {
+    try {
+      return n + ownRssKiB(p);
+    } catch {
+      return n;
+    }
+  }, 0);
+}
+
+function ownRssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
   if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);

@@ -23,6 +23,8 @@ export interface SessionClusterState {
   ownerLive: boolean;
   /** Claimed from another edge and no master data received here directly since: forwarded data may still come. */
   fromOtherEdge: boolean;
+  /** Claimed from another edge at least once (forwarded data after direct data then breaks the order). */
+  movedIn?: boolean;
   /** Clock ms when it went stale here, or null while live. */
   staleSince: number | null;
 }

@@ -230,6 +230,7 @@ export class EdgeCluster implements ClusterHost {
     const queued = this.#claiming.get(s.id) ?? [];
     this.#claiming.delete(s.id);
     c.fromOtherEdge = r.previousOwner !== this.store.member;
+    if (c.fromOtherEdge) c.movedIn = true;
     if (p.ended || s.attempt !== p) {
       // Claimed, but the client went away meanwhile: the session is stale here now.
       s.attempt = null;
@@ -276,8 +277,10 @@ export class EdgeCluster implements ClusterHost {
       void this.store.deliver(id, data);
       return;
     }
-    if (!s.cluster?.fromOtherEdge) {
-      // The master already sent newer data here: this older packet cannot be delivered in order.
+    const c = clusterState(s);
+    if (c.movedIn && !c.fromOtherEdge) {
+      // The session moved here and the master already sent newer data here: this older packet cannot be
+      // delivered in order. (For a session that never moved, the master simply used another edge's link.)
       this.#edge.log.warn({ sessionId: id }, 'cluster.order_lost: master data sent to the previous edge arrived after newer data; ending the session');
       this.#edge.sendControl(id, Flag.Failure, utf8.encode('master data crossed a move between edges'));
       this.#endData.delete(id);
@@ -288,8 +291,9 @@ export class EdgeCluster implements ClusterHost {
     new DataView(frame.buffer).setBigUint64(0, BigInt(id), true);
     frame[8] = Flag.Data;
     frame.set(data, TAG_SIZE);
+    const before = c.fromOtherEdge;
     this.#edge.masterFrame(frame);
-    s.cluster.fromOtherEdge = true;
+    c.fromOtherEdge = before;
   }
 
   forwardedKick(id: number): void {

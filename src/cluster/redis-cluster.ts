@@ -501,8 +501,16 @@ export class RedisCluster {
   async leave(): Promise<void> {
     if (this.#closed) return;
     if (this.#joined && this.#cmd.status === 'ready') {
-      await this.#cmd.zadd(this.#key('members', 'all'), 0, this.member).catch(this.#ignore);
-      await this.#cmd.del(this.#key('member', this.member)).catch(this.#ignore);
+      // Bounded: a Redis that went away must not hold up the shutdown (the membership then simply expires).
+      const leaving = this.#cmd
+        .multi()
+        .zadd(this.#key('members', 'all'), 0, this.member)
+        .del(this.#key('member', this.member))
+        .exec()
+        .catch(this.#ignore);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([leaving, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+      clearTimeout(timer);
     }
     await this.close();
   }
@@ -511,8 +519,14 @@ export class RedisCluster {
     this.#closed = true;
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     for (const r of [this.#cmd, this.#sub]) {
-      if (r.status === 'ready') await r.quit().catch(() => r.disconnect());
-      else r.disconnect();
+      if (r.status !== 'ready') {
+        r.disconnect();
+        continue;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([r.quit().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+      clearTimeout(timer);
+      r.disconnect();
     }
   }
 }
