@@ -11,6 +11,7 @@ import { runDemo } from '../../src/cli/demo.js';
 import { DEFAULT_CONFIG_TOML } from '../../src/config/index.js';
 import { Flag } from '../../src/io/firehose.js';
 import { freePort, frame, rawNewSession, RawMaster, text, waitFor } from '../helpers/wire.js';
+import { TestCa } from '../helpers/certs.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const children: ChildProcess[] = [];
@@ -122,6 +123,63 @@ describe('voltlane (the command)', () => {
     expect(await daemon.exited).toBe(0);
     em.child.kill('SIGTERM');
     expect(await em.exited).toBe(0);
+  });
+});
+
+describe('voltlane over TLS and WebSocket', () => {
+  it('serves tls:// and ws:// to the interactive client, and reloads the certificate (SIGHUP, file changes)', async () => {
+    const dir = tempDir();
+    const ca = new TestCa();
+    const other = new TestCa('Second CA');
+    try {
+      const first = ca.issue('edge');
+      const second = other.issue('edge');
+      const masterPort = await freePort();
+      const em = voltlane(['echo-master', '--listen', `127.0.0.1:${masterPort}`]);
+      await waitFor(() => em.out().includes('listening'), 10_000, 'the echo master');
+      const [tlsPort, wsPort] = [await freePort(), await freePort()];
+      const { copyFileSync, writeFileSync } = await import('node:fs');
+      copyFileSync(first.certFile, join(dir, 'edge.pem'));
+      copyFileSync(first.keyFile, join(dir, 'edge.key'));
+      const env = {
+        VOLTLANE_TLS_ADDRESS: `127.0.0.1:${tlsPort}`,
+        VOLTLANE_TLS_CERT_FILE: 'edge.pem', // relative to the config file's directory
+        VOLTLANE_TLS_KEY_FILE: 'edge.key',
+        VOLTLANE_WEBSOCKET_ADDRESS: `127.0.0.1:${wsPort}`,
+        VOLTLANE_WEBSOCKET_PATH: '/edge',
+      };
+      const port = await freePort();
+      const daemon = voltlane(['--config', join(dir, 'connserver.toml'), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json'], { cwd: tempDir(), env });
+      await waitFor(() => daemon.out().includes('edge.started') || daemon.child.exitCode !== null, 10_000, 'the daemon to start');
+      expect(daemon.out()).toContain(`"tls":"127.0.0.1:${tlsPort}"`);
+      const talk = async (args: string[], line: string) => {
+        const c = voltlane(['client', ...args]);
+        await waitFor(() => /session \d+/.test(c.err()) || c.child.exitCode !== null, 10_000, `a session over ${args[0]}`);
+        c.child.stdin!.write(`${line}\n`);
+        await waitFor(() => c.out().includes(line), 10_000, `the echo over ${args[0]}`);
+        c.child.stdin!.end();
+        expect(await c.exited).toBe(0);
+      };
+      await talk([`tls://127.0.0.1:${tlsPort}`, '--ca', ca.ca.certFile], 'over tls');
+      await talk([`ws://127.0.0.1:${wsPort}/edge`], 'over ws');
+      // SIGHUP reads the files again (and does not end the daemon, as it would by default).
+      daemon.child.kill('SIGHUP');
+      await waitFor(() => daemon.out().includes('tls.reload: files unchanged'), 10_000, 'the SIGHUP reload');
+      expect(daemon.child.exitCode).toBeNull();
+      // A renewed certificate from another CA (picked up by the file watch, or SIGHUP): new connections get it.
+      writeFileSync(join(dir, 'edge.key'), second.key);
+      writeFileSync(join(dir, 'edge.pem'), second.cert);
+      daemon.child.kill('SIGHUP');
+      await waitFor(() => daemon.out().includes('tls.reloaded'), 10_000, 'the reload');
+      await talk([`tls://127.0.0.1:${tlsPort}`, '--ca', other.ca.certFile], 'after the reload');
+      daemon.child.kill('SIGTERM');
+      expect(await daemon.exited).toBe(0);
+      em.child.kill('SIGTERM');
+      expect(await em.exited).toBe(0);
+    } finally {
+      ca.remove();
+      other.remove();
+    }
   });
 });
 

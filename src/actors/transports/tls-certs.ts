@@ -83,7 +83,9 @@ export class TlsCertificates {
       return false;
     }
     if (next.text === this.#applied) {
-      this.#log.debug({ reason: why }, 'tls.reload: files unchanged');
+      // Asked for by hand (SIGHUP): say so; a file watch event that changes nothing stays quiet.
+      if (why === 'SIGHUP') this.#log.info({ reason: why }, 'tls.reload: files unchanged');
+      else this.#log.debug({ reason: why }, 'tls.reload: files unchanged');
       return false;
     }
     this.#options = next.options;
