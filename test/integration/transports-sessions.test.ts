@@ -15,6 +15,7 @@ import { logsWith, useEdgeFixture, type TestEdge } from '../helpers/edge.js';
 import { text } from '../helpers/wire.js';
 import { selfSigned, TestCa, type Pem } from '../helpers/certs.js';
 import { LifecycleRecorder } from '../../src/http/lifecycle.js';
+import { EdgeMetrics } from '../../src/http/metrics.js';
 
 const fx = useEdgeFixture();
 let dir: string;
@@ -202,7 +203,7 @@ describe('limits count every transport together, per address', () => {
     expect(refusals.map((l) => l.transport).sort()).toEqual(['tls', 'ws']);
   });
 
-  it('failed resumes per address, across transports; /metrics count refusals by transport', async () => {
+  it('failed resumes per address, across transports; /metrics counts refusals by transport', async () => {
     const lifecycle = new LifecycleRecorder();
     const { t, addr } = await startAll({ limits: { failedResumesPerAddressPerMin: 2 } });
     const a = await client(addr.tcp!);
@@ -218,6 +219,10 @@ describe('limits count every transport together, per address', () => {
     for (const l of logsWith(t, 'handshake.refused')) lifecycle.record({ type: 'handshake.refused', address: String(l.address), reason: String(l.reason), transport: l.transport as 'ws' });
     expect(lifecycle.refusalsByTransport.get('ws')).toBe(2);
     expect(lifecycle.refusalsByTransport.get('tls')).toBe(1);
+    const text = await new EdgeMetrics({ edge: t.edge, lifecycle }).registry.metrics();
+    expect(text).toMatch(/^voltlane_refusals_by_transport_total\{transport="ws"\} 2$/m);
+    expect(text).toMatch(/^voltlane_refusals_by_transport_total\{transport="tls"\} 1$/m);
+    expect(text).toMatch(/^voltlane_refusals_by_transport_total\{transport="tcp"\} 0$/m);
   });
 });
 
