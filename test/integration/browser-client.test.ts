@@ -20,6 +20,7 @@ const inCi = process.env.CI === 'true' || process.env.CI === '1';
 const skipReason = `${CHROMIUM} is not installed (run .ci/install-chromium.sh); set CI=true to make this a failure`;
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+// A browser launch and many steps: minutes of wall time on a loaded machine, not seconds of work.
 const fx = useEdgeFixture();
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -101,7 +102,7 @@ describe('the browser build', () => {
 if (!haveChromium && !inCi) console.warn(`browser client test skipped: ${skipReason}`);
 
 describe('voltlane/client in headless Chromium', () => {
-  it.skipIf(!haveChromium && !inCi)('connects over WebSocket, exchanges data, loses its socket and resumes with replay', async () => {
+  it.skipIf(!haveChromium && !inCi)('connects over WebSocket, exchanges data, loses its socket and resumes with replay', { timeout: 120_000 }, async () => {
     if (!haveChromium) throw new Error(`CI=true but ${CHROMIUM} is missing: .ci/install-chromium.sh should have installed it`);
     const { chromium } = await import('playwright-core');
     const t = await fx.start({
@@ -163,7 +164,7 @@ describe('voltlane/client in headless Chromium', () => {
 });
 
 describe('voltlane demo --browser', () => {
-  it.skipIf(!haveChromium && !inCi)('serves a page where the browser client sends, gets echoes and resumes after a drop', async () => {
+  it.skipIf(!haveChromium && !inCi)('serves a page where the browser client sends, gets echoes and resumes after a drop', { timeout: 120_000 }, async () => {
     if (!haveChromium) throw new Error(`CI=true but ${CHROMIUM} is missing: .ci/install-chromium.sh should have installed it`);
     const { existsSync: exists } = await import('node:fs');
     // The demo serves dist/browser/voltlane-client.js as built; build it from the current source first.
