@@ -200,7 +200,14 @@ async function main(): Promise<void> {
   const keys = [...new Map(all.flatMap((r) => r.figures.map((f) => [`${f.scenario}|${f.name}`, f] as const))).values()];
   const head = ['figure', ...Array.from({ length: o.repeat }, (_, i) => `run ${i + 1}`), ...(o.repeat > 1 ? ['median'] : []), 'target', 'met'];
   const rows = keys.map((k) => {
-    const vals = Array.from({ length: o.repeat }, (_, i) => all.find((r) => r.rep === i + 1)?.figures.find((f) => f.scenario === k.scenario && f.name === k.name)?.value ?? Number.NaN);
+    const vals = Array.from(
+      { length: o.repeat },
+      (_, i) =>
+        all
+          .filter((r) => r.rep === i + 1)
+          .flatMap((r) => r.figures)
+          .find((f) => f.scenario === k.scenario && f.name === k.name)?.value ?? Number.NaN,
+    );
     const m: Figure = { ...k, value: o.repeat > 1 ? median(vals) : vals[0]! };
     const ok = met(m);
     return [
