@@ -95,7 +95,6 @@ export class Edge implements HandshakeHost {
   readonly #pending = new Set<PendingConnection>();
   readonly #addrCounts = new AddressCounts();
   readonly #connBuckets: TokenBuckets;
-  readonly #failedById: WindowCounter;
   readonly #failedByAddr: WindowCounter;
   readonly #sweepTimer: NodeJS.Timeout;
   readonly #inspect: EdgeOptions['inspect'];
@@ -147,12 +146,10 @@ export class Edge implements HandshakeHost {
     this.edgePublicKeyFrame = encodeFrame(encodeHandshake({ type: 'PubKey', key: o.keyPair.publicKey }));
     const L = o.config.limits;
     this.#connBuckets = new TokenBuckets(L.newConnectionsPerAddressPerSec, L.newConnectionsBurst);
-    this.#failedById = new WindowCounter(L.failedResumesPerIdPerMin);
     this.#failedByAddr = new WindowCounter(L.failedResumesPerAddressPerMin);
     this.#sweepTimer = setInterval(() => {
       const now = this.clock.now();
       this.#connBuckets.sweep(now);
-      this.#failedById.sweep(now);
       this.#failedByAddr.sweep(now);
     }, 60_000);
     this.#sweepTimer.unref();
@@ -354,11 +351,7 @@ export class Edge implements HandshakeHost {
         },
         closeAttemptSocket: ({ context }) => {
           const s = get(context.id);
-          const a = s?.attempt;
-          if (s && a) {
-            s.attempt = null;
-            a.end();
-          }
+          if (s) for (const a of s.challenges.splice(0)) a.end();
         },
         sendFailure: ({ context }, params: { reason: SessionEndReason }) => {
           if (this.#cluster) return; // sent once Redis confirms this edge owned the session (EdgeCluster.ended)
@@ -442,6 +435,8 @@ export class Edge implements HandshakeHost {
         forwardLeftovers(p.session!);
       },
       completeResume: (s) => {
+        // A session claimed from another edge: its one challenge passed.
+        s.winner ??= s.challenges.shift() ?? null;
         this.#completeResume(s);
         forwardLeftovers(s);
       },
@@ -450,8 +445,7 @@ export class Edge implements HandshakeHost {
         this.#actorOf(s).send({ type: 'socket.closed', reason: 'held here without a socket', at: since });
       },
       dropMoved: (s) => {
-        s.attempt?.end();
-        s.attempt = null;
+        for (const a of s.challenges.splice(0)) a.end();
         this.sessions.delete(s.id);
         this.#stale.delete(s.id);
         this.#reaper.remove(s);
@@ -569,7 +563,7 @@ export class Edge implements HandshakeHost {
     const s = id > 0 ? this.sessions.get(id) : undefined;
     const blocked = this.#cluster?.resumeBlocked();
     if (blocked) return blocked;
-    if (!s && this.#cluster && id > 0 && !this.#failedById.blocked(id, now)) {
+    if (!s && this.#cluster && id > 0) {
       return this.#cluster.resumeRemote(p, id).then((r) => {
         if (typeof r === 'string' && r.startsWith('resume of unknown')) this.#failedByAddr.record(p.address, this.clock.now());
         return r;
@@ -579,14 +573,21 @@ export class Edge implements HandshakeHost {
       this.#failedByAddr.record(p.address, now);
       return `resume of unknown session ${idBig}`;
     }
-    if (this.#failedById.blocked(id, now)) return 'too many failed resumes for this session';
-    if (s.attempt) return 'another resume of this session is in progress';
-    const attempt = this.#nextAttempt++;
+    // A pending challenge never blocks a later one: at the cap, the oldest gives way (it has been silent
+    // longest; the owner answers within a round trip).
+    if (s.challenges.length >= MAX_CHALLENGES_PER_SESSION) {
+      s.challenges[0]!.fail('superseded by newer challenges of the same session', 'VL_ERR_RESUME_SUPERSEDED', { sessionId: id });
+    }
     const actor = this.#actorOf(s);
-    actor.send({ type: 'resume.requested', attempt });
-    if (actor.getSnapshot().context.attempt !== attempt) return 'session cannot be resumed now';
-    s.attempt = p;
-    p.attempt = attempt;
+    let round = actor.getSnapshot().context.attempt;
+    if (s.challenges.length === 0) {
+      // The first challenge of a round moves the machine to `challenged`; later ones join the round.
+      round = this.#nextAttempt++;
+      actor.send({ type: 'resume.requested', attempt: round });
+      if (actor.getSnapshot().context.attempt !== round) return 'session cannot be resumed now';
+    }
+    s.challenges.push(p);
+    p.attempt = round;
     this.log.info({ sessionId: id, address: p.address, state: 'challenged' }, 'session.challenged');
     this.#onLifecycle?.({ type: 'session.challenged', sessionId: id });
     return s;
@@ -599,17 +600,25 @@ export class Edge implements HandshakeHost {
   resumePassed(p: PendingConnection): void {
     const s = p.session!;
     // In a cluster the session is claimed in Redis first (it may come from another edge).
-    if (this.#cluster && s.attempt === p) return this.#cluster.passed(p, s);
+    if (this.#cluster && s.challenges.includes(p)) return this.#cluster.passed(p, s);
     this.#resumePassedHere(p);
   }
 
   #resumePassedHere(p: PendingConnection): void {
     const s = p.session!;
-    if (s.attempt !== p || this.sessions.get(s.id) !== s) {
+    const i = s.challenges.indexOf(p);
+    if (i < 0 || this.sessions.get(s.id) !== s) {
       p.end();
       return;
     }
+    s.challenges.splice(i, 1);
+    s.winner = p;
     this.#actorOf(s).send({ type: 'resume.passed', attempt: p.attempt });
+    if (s.winner === p) {
+      // The machine did not take it (the session is ending): drop the connection.
+      s.winner = null;
+      p.end();
+    }
   }
 
   resumeFailed(p: PendingConnection, reason: string): void {
@@ -617,23 +626,23 @@ export class Edge implements HandshakeHost {
     if (!s) return;
     this.counters.resumesFailed++;
     this.#onLifecycle?.({ type: 'resume.failed', sessionId: s.id, reason });
-    const now = this.clock.now();
-    this.#failedById.record(s.id, now);
-    this.#failedByAddr.record(p.address, now);
+    // Failures count against the address that made them, never against the session's id.
+    this.#failedByAddr.record(p.address, this.clock.now());
+    const i = s.challenges.indexOf(p);
     if (this.#cluster && this.sessions.get(s.id) !== s) {
-      if (s.attempt === p) this.#cluster.remoteFailed(s);
+      if (i >= 0) this.#cluster.remoteFailed(s);
       return;
     }
-    if (s.attempt === p) {
-      s.attempt = null;
-      this.#actorOf(s).send({ type: 'resume.failed', attempt: p.attempt, reason });
-    }
+    if (i < 0) return;
+    s.challenges.splice(i, 1);
+    // The round ends when its last challenge failed; until then the others may still answer.
+    if (s.challenges.length === 0) this.#actorOf(s).send({ type: 'resume.failed', attempt: p.attempt, reason });
   }
 
   pendingEnded(p: PendingConnection): void {
     this.#pending.delete(p);
     const s = p.session;
-    if (s && s.attempt === p && p.step !== 'done') {
+    if (s && p.step !== 'done' && s.challenges.includes(p)) {
       // The attempt's socket went away mid-challenge.
       this.resumeFailed(p, 'connection closed during the challenge');
     }
@@ -685,9 +694,11 @@ export class Edge implements HandshakeHost {
   }
 
   #completeResume(s: Session): void {
-    const p = s.attempt;
-    s.attempt = null;
+    const p = s.winner;
+    s.winner = null;
     if (!p) return;
+    // The first valid response won: the other challenges of the round are over.
+    for (const rival of s.challenges.splice(0)) rival.fail('another reconnect of this session passed first', 'VL_ERR_RESUME_FAILED', { sessionId: s.id });
     let carried: Uint8Array[] = [];
     const old = s.socket;
     if (old) {
@@ -905,11 +916,7 @@ export class Edge implements HandshakeHost {
     const now = this.clock.now();
     // In id order (creation order): which live sessions are evicted past max_stale_clients does not depend on history.
     for (const s of [...this.sessions.values()].sort((a, b) => a.id - b.id)) {
-      if (s.attempt) {
-        const a = s.attempt;
-        s.attempt = null;
-        a.end();
-      }
+      for (const a of s.challenges.splice(0)) a.end();
       if (!s.socket) continue;
       this.#endSocket(s);
       // Stale from now: master data until the link closes follows the stale rules (buffered, or a Failure).
@@ -933,6 +940,12 @@ export class Edge implements HandshakeHost {
 }
 
 function noop(): void {}
+
+/**
+ * Challenges of one session outstanding at once. Past it the oldest is dropped for the newest, so silent
+ * challenges (an attacker who knows the id) can never hold the owner out; each costs its address a failure.
+ */
+export const MAX_CHALLENGES_PER_SESSION = 16;
 
 /** A socket that ends gracefully is destroyed if its peer has not closed it within this time. */
 const CLOSE_GRACE_MS = 1_000;

@@ -61,8 +61,13 @@ export class Session {
   outPackets = 0;
   /** Framed size of the first of those packets: the one in flight, which the byte cap does not count. */
   outHead = 0;
-  /** The reconnect attempt being challenged, if any. */
-  attempt: PendingConnection | null = null;
+  /**
+   * Reconnect attempts being challenged, oldest first. Several may race (anyone who knows the id can ask
+   * for a challenge): the first valid response wins, and none of them blocks a later one.
+   */
+  challenges: PendingConnection[] = [];
+  /** The attempt whose response and Ping passed, while the machine completes the resume. */
+  winner: PendingConnection | null = null;
   /** The socket was paused because the master link is congested. */
   paused = false;
   /** Cluster mode only: epoch, previous owner, forwarding state. */

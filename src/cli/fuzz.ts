@@ -30,14 +30,13 @@ The edge must use settings the fuzzer knows; pass them if they differ from these
   --max-stale N            clients.max_stale_clients             (default 65535)
   --max-frame N            limits.max_frame_size                 (default 8388599)
 A short stale timeout keeps runs fast. Raise the edge's rate limits for loopback
-(limits.new_connections_per_address_per_sec, failed_resumes_per_id_per_min and
+(limits.new_connections_per_address_per_sec and
 failed_resumes_per_address_per_min, e.g. 100000) and keep master.reconnect_max_ms
 small (e.g. 200): the fuzzer drops the link on purpose. For example:
 
   VOLTLANE_MASTER_ADDRESS=127.0.0.1:43001 VOLTLANE_CLIENTS_STALE_TIMEOUT_SECS=0.5 \\
   VOLTLANE_CLIENTS_STALE_REAP_INTERVAL_SECS=0.05 VOLTLANE_CLIENTS_MISSED_PACKETS_BUFFER_SIZE=4 \\
-  VOLTLANE_MASTER_RECONNECT_MAX_MS=200 VOLTLANE_LIMITS_FAILED_RESUMES_PER_ID_PER_MIN=100000 \\
-  VOLTLANE_LIMITS_FAILED_RESUMES_PER_ADDRESS_PER_MIN=100000 \\
+  VOLTLANE_MASTER_RECONNECT_MAX_MS=200 VOLTLANE_LIMITS_FAILED_RESUMES_PER_ADDRESS_PER_MIN=100000 \\
   VOLTLANE_LIMITS_NEW_CONNECTIONS_PER_ADDRESS_PER_SEC=100000 voltlane --listen 127.0.0.1:43000 &
   voltlane fuzz --edge 127.0.0.1:43000 --master-listen 127.0.0.1:43001 --runs 50
 

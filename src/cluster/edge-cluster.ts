@@ -162,7 +162,7 @@ export class EdgeCluster implements ClusterHost {
     if (this.#claiming.has(id)) return 'another resume of this session is in progress';
     const s = new Session(id, rec.key, p.address);
     s.cluster = { epoch: rec.epoch, owner: rec.owner, ownerLive: rec.state === 'live', fromOtherEdge: false, staleSince: rec.staleSince };
-    s.attempt = p;
+    s.challenges = [p];
     p.attempt = this.#edge.nextAttempt();
     this.#claiming.set(id, []);
     this.#edge.log.info({ sessionId: id, address: p.address, owner: rec.owner, state: 'challenged' }, 'session.challenged');
@@ -171,14 +171,14 @@ export class EdgeCluster implements ClusterHost {
 
   /** A remote session's challenge failed or its socket went away before the claim: forget it. */
   remoteFailed(s: Session): void {
-    s.attempt = null;
+    s.challenges = [];
     this.#claiming.delete(s.id);
   }
 
   /** The challenge passed: claim the session in Redis, then finish the resume here. */
   passed(p: PendingConnection, s: Session): void {
     const local = this.#edge.sessions.get(s.id) === s;
-    void this.#claim(s, local).then(
+    void this.#claim(p, s, local).then(
       (why) => {
         if (why === null) return;
         this.#edge.log.warn({ sessionId: s.id, address: p.address, reason: why }, 'cluster.claim_failed');
@@ -193,8 +193,7 @@ export class EdgeCluster implements ClusterHost {
   }
 
   /** Null when the session was claimed and the resume completed (or the attempt went away), else why not. */
-  async #claim(s: Session, local: boolean): Promise<string | null> {
-    const p = s.attempt!;
+  async #claim(p: PendingConnection, s: Session, local: boolean): Promise<string | null> {
     const c = clusterState(s);
     let ownerDead = false;
     if (!local && c.owner !== this.store.member && c.ownerLive) {
@@ -216,10 +215,10 @@ export class EdgeCluster implements ClusterHost {
     s.missed?.clear();
     s.missed = r.missed.length > 0 ? ReplayBuffer.from(this.#edge.replayPool, r.missed) : null;
     if (local) {
-      if (this.#edge.sessions.get(s.id) !== s || s.attempt !== p || p.ended) {
+      if (this.#edge.sessions.get(s.id) !== s || !s.challenges.includes(p) || p.ended) {
         // The attempt died while the claim was in flight: the session stays as it was here.
         if (this.#edge.sessions.get(s.id) === s) {
-          if (s.attempt === p) this.#edge.resumeFailed(p, 'connection closed during the claim');
+          if (s.challenges.includes(p)) this.#edge.resumeFailed(p, 'connection closed during the claim');
           if (c.staleSince !== null) void this.store.stale(s.id, c.staleSince);
         }
         return null;
@@ -231,9 +230,9 @@ export class EdgeCluster implements ClusterHost {
     this.#claiming.delete(s.id);
     c.fromOtherEdge = r.previousOwner !== this.store.member;
     if (c.fromOtherEdge) c.movedIn = true;
-    if (p.ended || s.attempt !== p) {
+    if (p.ended || !s.challenges.includes(p)) {
       // Claimed, but the client went away meanwhile: the session is stale here now.
-      s.attempt = null;
+      s.challenges = [];
       this.#edge.addStale(s, this.#edge.now());
       for (const d of queued) this.forwarded(s.id, d);
       return null;

@@ -29,7 +29,6 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     newConnectionsPerAddressPerSec: 200,
     newConnectionsBurst: 400,
     maxHandshakesInFlight: 4096,
-    failedResumesPerIdPerMin: 10,
     failedResumesPerAddressPerMin: 60,
   },
   http: { address: null },
@@ -191,12 +190,12 @@ new_connections_burst = 400
 # past it are refused until some handshakes finish.
 max_handshakes_in_flight = 4096
 
-# Failed reconnect attempts allowed per minute against one client id: integer,
-# at least 1. Past it, further attempts on that id are refused for a while.
-failed_resumes_per_id_per_min = 10
-
 # Failed reconnect attempts allowed per minute from one IP address: integer, at
 # least 1. Past it, further attempts from that address are refused for a while.
+# Failures count against the address that made them, never against the client
+# id they named: knowing a client's id is not enough to lock it out. Several
+# reconnects of one session may be challenged at once; the first valid answer
+# wins.
 failed_resumes_per_address_per_min = 60
 
 [http]

@@ -54,6 +54,14 @@ export const ORIGINAL_MAX_FRAME_SIZE = 8 * 1024 * 1024 - 9;
 const BY_DOTTED = new Map(KEYS.map((entry) => [entry.dotted, entry]));
 const ENV_NAMES = new Set(KEYS.flatMap((entry) => entry.envNames));
 const SECTION_ENV_PREFIXES = SECTIONS.map((s) => `VOLTLANE_${s.toUpperCase()}_`);
+/** Keys earlier versions had, with why they went: a config that still sets one gets this instead of "unknown key". */
+const RETIRED: ReadonlyMap<string, string> = new Map([
+  [
+    'limits.failed_resumes_per_id_per_min',
+    'failed resumes now count against the address that made them only (limits.failed_resumes_per_address_per_min), so knowing a client id is not enough to lock its client out',
+  ],
+]);
+const retiredEnv = (dotted: string): string => `VOLTLANE_${dotted.replace('.', '_').toUpperCase()}`;
 const FLAGS = [
   { option: 'listen', flag: '--listen', dotted: 'listener.address' },
   { option: 'master', flag: '--master', dotted: 'master.address' },
@@ -168,7 +176,8 @@ function fileSettings(text: string, origin: string, warnings: string[]): Setting
     for (const [key, raw] of Object.entries(body)) {
       const entry = BY_DOTTED.get(`${section}.${key}`);
       if (entry === undefined) {
-        warnings.push(`unknown key ${section}.${key} in ${origin}`);
+        const retired = RETIRED.get(`${section}.${key}`);
+        warnings.push(retired ? `${section}.${key} in ${origin} is no longer used: ${retired}` : `unknown key ${section}.${key} in ${origin}`);
         continue;
       }
       const checked = entry.rule.fromToml(raw);
@@ -200,7 +209,8 @@ function envSettings(
   }
   for (const name of Object.keys(vars)) {
     if (!ENV_NAMES.has(name) && SECTION_ENV_PREFIXES.some((prefix) => name.startsWith(prefix))) {
-      warnings.push(`unknown setting ${describe(name)}: no such config key`);
+      const retired = [...RETIRED].find(([dotted]) => retiredEnv(dotted) === name);
+      warnings.push(retired ? `${describe(name)} is no longer used: ${retired[1]}` : `unknown setting ${describe(name)}: no such config key`);
     }
   }
   return layer;

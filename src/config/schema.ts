@@ -38,7 +38,6 @@ export interface Config {
     newConnectionsPerAddressPerSec: number;
     newConnectionsBurst: number;
     maxHandshakesInFlight: number;
-    failedResumesPerIdPerMin: number;
     failedResumesPerAddressPerMin: number;
   };
   /** The status server (/metrics, /healthz, /readyz, /); absent or a null address: off. */
@@ -301,7 +300,6 @@ export const SCHEMA: Schema = {
     },
     newConnectionsBurst: { key: 'new_connections_burst', rule: count(1) },
     maxHandshakesInFlight: { key: 'max_handshakes_in_flight', rule: count(1) },
-    failedResumesPerIdPerMin: { key: 'failed_resumes_per_id_per_min', rule: count(1) },
     failedResumesPerAddressPerMin: { key: 'failed_resumes_per_address_per_min', rule: count(1) },
   },
   http: {

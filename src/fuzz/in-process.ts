@@ -85,7 +85,6 @@ export function fuzzEdgeConfig(masterPort: number, simulated: boolean, missedBuf
       handshakeTimeoutSecs: 10,
       newConnectionsPerAddressPerSec: 100_000,
       newConnectionsBurst: 100_000,
-      failedResumesPerIdPerMin: 100_000,
       failedResumesPerAddressPerMin: 100_000,
     },
   };

@@ -36,7 +36,10 @@ export interface SessionContext {
   id: number;
   /** Clock ms when the session last went stale, or null while live. */
   staleSince: number | null;
-  /** The reconnect attempt currently challenged (0: none). */
+  /**
+   * The reconnect round currently challenged (0: none). The edge may challenge several reconnects of one
+   * session at once in a round: the first valid answer passes it, and it fails once all of them failed.
+   */
   attempt: number;
   resumes: number;
   endReason: SessionEndReason | null;

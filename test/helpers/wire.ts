@@ -20,8 +20,9 @@ export class FrameQueue extends BaseFrameQueue {
   }
 }
 
-export async function dial(port: number, host = '127.0.0.1'): Promise<net.Socket> {
-  const s = net.connect({ host, port, noDelay: true });
+/** Connects to the edge; `from` picks the local (source) address, e.g. another 127.x.y.z to act as another client. */
+export async function dial(port: number, host = '127.0.0.1', from?: string): Promise<net.Socket> {
+  const s = net.connect({ host, port, noDelay: true, ...(from ? { localAddress: from } : {}) });
   await once(s, 'connect');
   return s;
 }
@@ -67,11 +68,13 @@ export interface ResumeOptions {
   onChallenge?: () => Promise<void> | void;
   /** Bytes written in the same write as the response and Ping (e.g. data frames). */
   extra?: Uint8Array;
+  /** Local (source) address to connect from. */
+  from?: string;
 }
 
 /** A reconnect by hand. Resolves with the new socket once the edge's Ping arrived; throws if the edge closes. */
 export async function rawResume(port: number, id: bigint, keyPair: KeyPair, opts: ResumeOptions = {}): Promise<RawSession> {
-  const socket = await dial(port);
+  const socket = await dial(port, '127.0.0.1', opts.from);
   const q = new FrameQueue(socket);
   socket.write(hs({ type: 'ProtocolVersion', version: 2 }));
   const edgeKey = expectPacket(await q.next(), 'PubKey').key.slice();

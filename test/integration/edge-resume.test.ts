@@ -172,21 +172,20 @@ describe('edge resume', () => {
     expect(seen(c.id)).toEqual(['D:old-ok']);
   });
 
-  it('rate-limits failed resumes per id: further attempts are refused even with the right key', async () => {
-    const t = await fx.start({ limits: { failedResumesPerIdPerMin: 2 } });
+  it('rate-limits failed resumes per address: that address is refused even with the right key, others are not', async () => {
+    const t = await fx.start({ limits: { failedResumesPerAddressPerMin: 2 } });
     const c = await newSession();
     await goStale(c);
-    await refused(resume(c.id, c, { wrongKey: true }));
-    await refused(resume(c.id, c, { wrongKey: true }));
-    const err = await refused(resume(c.id, c));
+    await refused(resume(c.id, c, { wrongKey: true, from: '127.0.0.9' }));
+    await refused(resume(c.id, c, { wrongKey: true, from: '127.0.0.9' }));
+    const err = await refused(resume(c.id, c, { from: '127.0.0.9' }));
     expect(err.message).toMatch(/closed/);
     await waitFor(() => logsWith(t, 'handshake.refused').length === 3, 2000, 'three refusals');
-    expect(String(logsWith(t, 'handshake.refused')[2]!.reason)).toMatch(/too many failed resumes/);
+    expect(String(logsWith(t, 'handshake.refused')[2]!.reason)).toMatch(/too many failed resumes from this address/);
     expect(t.edge.stats().stale).toBe(1);
-    // Another session is not affected.
-    const d = await newSession();
-    await goStale(d, 2);
-    await resume(d.id, d);
+    // The session's owner, from its own address, is not affected: the limit binds the address, not the id.
+    const r = await resume(c.id, c);
+    await marker(r, 'owner-back');
   });
 });
 
@@ -293,17 +292,22 @@ describe('edge resume: takeover races', () => {
     expect(seen(c.id)).toEqual(['R', 'D:new']);
   });
 
-  it('a second reconnect while one is being challenged is refused; the first still passes', async () => {
+  it('a second reconnect while one is being challenged is challenged too; the first valid answer wins', async () => {
     const t = await fx.start();
     const c = await newSession();
     await goStale(c);
-    const r = await resume(c.id, c, {
+    let second: RawSession | null = null;
+    const first = rawResume(t.port, c.id, c.keyPair, {
       onChallenge: async () => {
-        await refused(rawResume(t.port, c.id, c.keyPair));
+        // The first holds its challenge; the second is challenged all the same and answers first.
+        second = await resume(c.id, c);
       },
     });
-    await marker(r, 'first-wins');
-    expect(seen(c.id)).toEqual(['R', 'D:first-wins']);
+    // The first answers after the second passed: it lost the race and is closed, with no Ping.
+    await refused(first, 'the slower answer to be refused');
+    await marker(second!, 'second-wins');
+    expect(seen(c.id)).toEqual(['R', 'D:second-wins']);
+    expect(t.edge.stats()).toMatchObject({ sessions: 1, live: 1, stale: 0, handshaking: 0 });
   });
 });
 

@@ -44,7 +44,6 @@ const EXPECTED_DEFAULTS: Config = {
     newConnectionsPerAddressPerSec: 200,
     newConnectionsBurst: 400,
     maxHandshakesInFlight: 4096,
-    failedResumesPerIdPerMin: 10,
     failedResumesPerAddressPerMin: 60,
   },
   http: { address: null },
@@ -75,7 +74,6 @@ const EXPECTED_KEYS: Record<string, string[]> = {
     'new_connections_per_address_per_sec',
     'new_connections_burst',
     'max_handshakes_in_flight',
-    'failed_resumes_per_id_per_min',
     'failed_resumes_per_address_per_min',
   ],
   http: ['address'],
@@ -456,7 +454,7 @@ describe('bad values', () => {
     ['a zero burst', '[limits]\nnew_connections_burst = 0\n', 'limits.new_connections_burst'],
     ['a zero rate', '[limits]\nnew_connections_per_address_per_sec = 0\n', 'limits.new_connections_per_address_per_sec'],
     ['zero handshakes', '[limits]\nmax_handshakes_in_flight = 0\n', 'limits.max_handshakes_in_flight'],
-    ['zero failed resumes', '[limits]\nfailed_resumes_per_id_per_min = 0\n', 'limits.failed_resumes_per_id_per_min'],
+    ['zero failed resumes', '[limits]\nfailed_resumes_per_address_per_min = 0\n', 'limits.failed_resumes_per_address_per_min'],
     ['a section that is not a table', 'clients = 5\n', 'clients'],
   ])('refuses %s in the file, naming the key, the file and the expected form', (_what, text, key) => {
     const err = configError(() => parseConfigText(text, FILE));
@@ -562,6 +560,16 @@ describe('warnings', () => {
     const { warnings } = load({ env: { VOLTLANE_CLIENTS_STALE_TIMEOUT: '5', VOLTLANE_KEYFILE: '/k' } });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('VOLTLANE_CLIENTS_STALE_TIMEOUT');
+  });
+
+  it('says a retired key is no longer used and why, from the file and from the environment', () => {
+    const { config, warnings } = parseConfigText('[limits]\nfailed_resumes_per_id_per_min = 10\n', 'connserver.toml');
+    expect(config.limits.failedResumesPerAddressPerMin).toBe(60);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^limits\.failed_resumes_per_id_per_min in connserver\.toml is no longer used: .*per_address/);
+    const env = load({ env: { VOLTLANE_LIMITS_FAILED_RESUMES_PER_ID_PER_MIN: '5' } }).warnings;
+    expect(env).toHaveLength(1);
+    expect(env[0]).toContain('VOLTLANE_LIMITS_FAILED_RESUMES_PER_ID_PER_MIN is no longer used');
   });
 
   it('warns when max_frame_size lets tagged frames exceed 8 MiB', () => {
