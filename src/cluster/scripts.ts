@@ -41,8 +41,12 @@ return {'ok'}`;
  */
 export const HEARTBEAT = `
 ${NOW}
+-- Data lost for this member when the cluster info or this member's own entry is gone (another member that
+-- rejoined first may already have written the info again).
+local known = redis.call('ZSCORE', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
 local alive = redis.call('EXISTS', KEYS[1])
+if not known then alive = 0 end
 local out = {alive}
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf')) do out[#out + 1] = m end
 out[#out + 1] = ''
