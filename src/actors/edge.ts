@@ -18,6 +18,9 @@ import { kPending, PendingConnection, PING_FRAME, type HandshakeHost, type Pendi
 import { KeyQueue } from './key-queue.js';
 import { AddressCounts, TokenBuckets, WindowCounter } from './limits.js';
 import { MasterLink } from './master-link.js';
+import { RefusalLog } from './refusal-log.js';
+import { FrameDeadlines } from './frame-deadline.js';
+import { FD_RESERVE, fdLimitWarning, openFilesLimit } from './fd-limit.js';
 import { ReplayBuffer, SlabPool } from './replay-buffer.js';
 import { StaleReaper } from './stale-reaper.js';
 import { kSession, Session, type SessionSocket } from './session.js';
@@ -97,6 +100,12 @@ export class Edge implements HandshakeHost {
   readonly #connBuckets: TokenBuckets;
   readonly #failedByAddr: WindowCounter;
   readonly #sweepTimer: NodeJS.Timeout;
+  /** Refusal log lines, throttled per reason and address. */
+  readonly #refusals: RefusalLog;
+  /** Client frames in progress and their deadlines (minimum rate). */
+  readonly #frameDeadlines: FrameDeadlines<Session>;
+  /** Client sockets the open-file limit leaves room for. */
+  readonly #fdCap: number;
   readonly #inspect: EdgeOptions['inspect'];
   readonly #inspectSession: (id: number) => boolean;
   /** Session actors whose inspection events pass the filter. */
@@ -129,6 +138,12 @@ export class Edge implements HandshakeHost {
     kicks: 0,
     refused: 0,
     masterProtocolErrors: 0,
+    /** accept() failures of the listener (EMFILE, ENFILE, ...). */
+    acceptErrors: 0,
+    /** Idle handshakes dropped to make room at the handshake cap. */
+    handshakesShed: 0,
+    /** Clients cut off for sending a frame slower than the minimum rate. */
+    slowFrames: 0,
   };
 
   constructor(o: EdgeOptions) {
@@ -153,6 +168,17 @@ export class Edge implements HandshakeHost {
       this.#failedByAddr.sweep(now);
     }, 60_000);
     this.#sweepTimer.unref();
+    this.#refusals = new RefusalLog(this.log, o.config.general.refusalLogIntervalSecs);
+    this.#frameDeadlines = new FrameDeadlines<Session>({
+      graceSecs: L.frameTimeoutSecs,
+      minBytesPerSec: L.minFrameBytesPerSec,
+      now: () => this.clock.now(),
+      onExpired: (s, d) => this.#slowFrame(s, d),
+    });
+    const nofile = openFilesLimit();
+    this.#fdCap = nofile === null ? Number.POSITIVE_INFINITY : Math.max(1, nofile - FD_RESERVE);
+    const fdWarning = fdLimitWarning(L.maxConnections, nofile);
+    if (fdWarning) this.log.warn({ openFilesLimit: nofile, maxConnections: L.maxConnections }, `config.warning: ${fdWarning}`);
 
     this.#master = new MasterLink({
       address: o.config.master.address,
@@ -185,7 +211,7 @@ export class Edge implements HandshakeHost {
     });
     this.#server = net.createServer({ noDelay: true, pauseOnConnect: false });
     this.#server.on('connection', (s: net.Socket) => this.#onConnection(s as ClientSocket));
-    this.#server.on('error', (err) => this.log.error({ err: err.message }, 'listener.error'));
+    this.#server.on('error', (err: NodeJS.ErrnoException) => this.#onListenerError(err));
     this.transports = new Transports(this);
   }
 
@@ -306,6 +332,8 @@ export class Edge implements HandshakeHost {
     await closed;
     await transportsClosed;
     clearInterval(this.#sweepTimer);
+    this.#frameDeadlines.stop();
+    this.#refusals.close();
     this.#supervisor.send({ type: 'master.drained' });
   }
 
@@ -480,13 +508,15 @@ export class Edge implements HandshakeHost {
     let refusal: string | null = null;
     if (this.#stopping) refusal = 'edge is shutting down';
     else if (this.#openSockets >= L.maxConnections) refusal = `connection limit reached (${L.maxConnections})`;
+    else if (this.#openSockets >= this.#fdCap) refusal = `file-descriptor limit reached (${this.#fdCap} client sockets under ulimit -n)`;
     else if (this.#addrCounts.get(addr) >= L.maxConnectionsPerAddress)
       refusal = `per-address connection limit reached (${L.maxConnectionsPerAddress})`;
-    else if (this.#pending.size >= L.maxHandshakesInFlight) refusal = `too many handshakes in flight (${L.maxHandshakesInFlight})`;
     else if (!this.#connBuckets.take(addr, this.clock.now())) refusal = 'new-connection rate exceeded';
+    else if (this.#pending.size >= L.maxHandshakesInFlight && !this.#shedIdleHandshake())
+      refusal = `too many handshakes in flight (${L.maxHandshakesInFlight})`;
     if (refusal !== null) {
       this.counters.refused++;
-      this.log.warn({ address: addr, transport, reason: refusal }, 'connection.refused');
+      this.#refusals.refused('connection.refused', addr, refusal, { transport });
       this.#onLifecycle?.({ type: 'connection.refused', address: addr, reason: refusal, transport });
       sock.on('error', noop);
       sock.destroy();
@@ -496,6 +526,7 @@ export class Edge implements HandshakeHost {
     this.#addrCounts.inc(addr);
     sock.setKeepAlive(true, 30_000);
     const p = new PendingConnection(sock, addr, this);
+    p.lastProgress = this.clock.now();
     sock[kPending] = p;
     sock[kEdge] = this;
     this.#pending.add(p);
@@ -651,7 +682,7 @@ export class Edge implements HandshakeHost {
   refuse(p: PendingConnection, reason: string, detail?: Record<string, unknown>): void {
     this.counters.refused++;
     const transport = transportOf(p.socket);
-    this.log.warn({ address: p.address, transport, reason, ...detail }, 'handshake.refused');
+    this.#refusals.refused('handshake.refused', p.address, reason, { transport, ...detail });
     this.#onLifecycle?.({ type: 'handshake.refused', address: p.address, reason, transport });
   }
 
@@ -742,22 +773,26 @@ export class Edge implements HandshakeHost {
     const s = sock[kSession];
     if (!s || s.socket !== sock) return; // an old socket after a takeover: nothing it sends is forwarded
     s.decoder!.push(chunk);
-    this.#forwardFrames(s, sock);
+    this.#forwardFrames(s, sock, chunk.length);
   }
 
-  #forwardFrames(s: Session, sock: ClientSocket): void {
+  #forwardFrames(s: Session, sock: ClientSocket, bytes = 0): void {
     const dec = s.decoder!;
     const master = this.#master;
+    let frames = 0;
     for (;;) {
       const f = dec.next();
       if (f === null) break;
       if (f instanceof ProtocolError) {
         this.log.warn({ sessionId: s.id, address: s.address, reason: f.message, code: f.code }, 'client.frame_too_large');
+        this.#frameDeadlines.delete(s);
         this.#actorOf(s).send({ type: 'frame.oversize' });
         return;
       }
+      frames++;
       master.sendData(s.id, f);
     }
+    this.#frameDeadlines.afterRead(s, bytes, dec.bufferedBytes + (dec.pendingFrameLength >= 0 ? 4 : 0), frames);
     if (master.congested && s.socket === sock) this.#pauseClient(s);
   }
 
@@ -775,6 +810,7 @@ export class Edge implements HandshakeHost {
     const s = sock[kSession];
     if (s && s.socket === sock) {
       this.#detachSocket(s, false);
+      this.#frameDeadlines.delete(s);
       this.log.info({ sessionId: s.id, address: addr }, 'client.disconnected');
       this.#actorOf(s).send({ type: 'socket.closed', reason: 'closed', at: this.clock.now() });
     }
@@ -793,6 +829,50 @@ export class Edge implements HandshakeHost {
       s.socket?.resume();
     }
     this.#paused.clear();
+  }
+
+  /** A frame in progress fell behind the minimum rate: cut the client off; the session goes stale like any drop. */
+  #slowFrame(s: Session, d: { elapsedMs: number; received: number }): void {
+    if (!s.socket || this.sessions.get(s.id) !== s) return;
+    this.counters.slowFrames++;
+    const L = this.config.limits;
+    this.log.warn(
+      { sessionId: s.id, address: s.address, received: d.received, elapsedMs: Math.round(d.elapsedMs), frameTimeoutSecs: L.frameTimeoutSecs, minFrameBytesPerSec: L.minFrameBytesPerSec },
+      'client.frame_too_slow',
+    );
+    this.#detachSocket(s, true);
+    this.#actorOf(s).send({ type: 'socket.closed', reason: 'frame too slow', at: this.clock.now() });
+  }
+
+  /**
+   * At the handshake cap: drops the handshake idle longest (#pending is kept in order of last progress) if it
+   * has been idle for SHED_MIN_IDLE_MS at least, making room for a new connection. Legit handshakes finish
+   * within a round trip, so what idles at the head is what holds slots without using them.
+   */
+  #shedIdleHandshake(): boolean {
+    const oldest = this.#pending.values().next().value as PendingConnection | undefined;
+    if (!oldest || this.clock.now() - oldest.lastProgress < SHED_MIN_IDLE_MS) return false;
+    this.counters.handshakesShed++;
+    oldest.fail(`idle handshake shed to make room (handshakes in flight at the cap, step: ${oldest.step})`, 'VL_ERR_HANDSHAKE_SHED');
+    return true;
+  }
+
+  /** A handshake moved on: it goes to the back of the shedding order. */
+  progressed(p: PendingConnection): void {
+    p.lastProgress = this.clock.now();
+    if (this.#pending.delete(p)) this.#pending.add(p);
+  }
+
+  /** The listener failed to accept (EMFILE/ENFILE at the file-descriptor limit, ...): counted, logged throttled. */
+  #onListenerError(err: NodeJS.ErrnoException): void {
+    if (err.syscall === 'accept' || err.code === 'EMFILE' || err.code === 'ENFILE') {
+      this.counters.acceptErrors++;
+      const reason = `accept failed: ${err.code ?? err.message}${err.code === 'EMFILE' || err.code === 'ENFILE' ? ' (file-descriptor limit reached)' : ''}`;
+      this.#refusals.refused('connection.refused', 'listener', reason, { code: err.code });
+      this.#onLifecycle?.({ type: 'connection.refused', address: 'listener', reason });
+      return;
+    }
+    this.log.error({ err: err.message, code: err.code }, 'listener.error');
   }
 
   /** A client that does not read: close its socket; the session goes stale like any drop. */
@@ -946,6 +1026,9 @@ function noop(): void {}
  * challenges (an attacker who knows the id) can never hold the owner out; each costs its address a failure.
  */
 export const MAX_CHALLENGES_PER_SESSION = 16;
+
+/** A handshake idle this long at least may be shed at the handshake cap. */
+export const SHED_MIN_IDLE_MS = 250;
 
 /** A socket that ends gracefully is destroyed if its peer has not closed it within this time. */
 const CLOSE_GRACE_MS = 1_000;

@@ -32,6 +32,8 @@ export interface HandshakeHost {
   resumeFailed(p: PendingConnection, reason: string): void;
   /** The connection ended before finishing (any reason); release its limits. */
   pendingEnded(p: PendingConnection): void;
+  /** The handshake moved a step forward (it is not idle). */
+  progressed?(p: PendingConnection): void;
   refuse(p: PendingConnection, reason: string, detail?: Record<string, unknown>): void;
 }
 
@@ -45,6 +47,8 @@ export class PendingConnection {
   /** Set for a reconnect once ClientId named a session. */
   session: Session | null = null;
   attempt = 0;
+  /** Clock ms of the connection's start or its last step forward (the shedding order at the handshake cap). */
+  lastProgress = 0;
   #challengeBytes: Uint8Array | null = null;
   #challengeNonce: Uint8Array | null = null;
   ended = false;
@@ -79,6 +83,7 @@ export class PendingConnection {
         if (p.type !== 'ProtocolVersion') return this.fail(`expected ProtocolVersion, got ${p.type}`);
         if (p.version !== PROTOCOL_VERSION) return this.fail(`unsupported protocol version ${p.version}`, 'VL_ERR_VERSION');
         this.step = 'key';
+        this.host.progressed?.(this);
         this.socket.write(this.host.edgePublicKeyFrame);
         return;
       case 'key':
@@ -155,6 +160,7 @@ export class PendingConnection {
     const blob = seal(key, this.#challengeBytes);
     this.#challengeNonce = blob.subarray(blob.length - NONCE_SIZE);
     this.step = 'response';
+    this.host.progressed?.(this);
     this.socket.write(encodeFrame(encodeHandshake({ type: 'Challenge', blob })));
   }
 

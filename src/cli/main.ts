@@ -35,6 +35,9 @@ Usage:
       http://127.0.0.1:42090/) where the browser client talks to the edge over WebSocket.
   voltlane fuzz --edge HOST:PORT --master-listen ADDR [--runs N] [--seed S] [--replay FILE]
       Fuzz a running edge's session lifecycle: be its master and its clients (voltlane fuzz --help).
+  voltlane attack KIND --target HOST:PORT [--duration SECS] [--rate N] [--sources N] ...
+      Attack your own edge (id-lockout, slowloris, tiny-segments, session-flood, conn-flood),
+      bounded in time and count, with a legitimate probe alongside (voltlane attack --help).
   voltlane --help | --version
 
 Addresses: host:port, [::1]:port or ::1:port (clients also tls://, ws://, wss://). SIGTERM/SIGINT stop the daemon cleanly (exit 0).
@@ -47,6 +50,10 @@ function version(): string {
 
 async function main(argv: string[]): Promise<void> {
   // `fuzz` has its own flags, so it is dispatched before the daemon's strict flag parsing.
+  if (argv[0] === 'attack') {
+    const { runAttackCommand } = await import('./attack.js');
+    process.exit(await runAttackCommand(argv.slice(1)));
+  }
   if (argv[0] === 'fuzz') {
     const { runFuzzCommand } = await import('./fuzz.js');
     process.exit(await runFuzzCommand(argv.slice(1)));

@@ -3,7 +3,7 @@
 import { deepFreeze, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG: Config = deepFreeze({
-  general: { logLevel: 'info', inspectPort: 0, workers: 1 },
+  general: { logLevel: 'info', inspectPort: 0, workers: 1, refusalLogIntervalSecs: 10 },
   listener: { address: { host: '127.0.0.1', port: 42000 } },
   master: {
     address: { host: '127.0.0.1', port: 42001 },
@@ -29,6 +29,8 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     newConnectionsPerAddressPerSec: 200,
     newConnectionsBurst: 400,
     maxHandshakesInFlight: 4096,
+    frameTimeoutSecs: 30,
+    minFrameBytesPerSec: 1024,
     failedResumesPerAddressPerMin: 60,
   },
   http: { address: null },
@@ -80,6 +82,13 @@ inspect_port = 0
 # may resume on any of them. Without [cluster] redis_url the first process
 # holds the sessions' shared records; with it, Redis does.
 workers = 1
+
+# Refused connections and handshakes are logged at most once per reason and
+# client address per this many seconds: the first at once, the rest summed up
+# in one line at the end of the interval ("... and 812 more in the last 10 s"),
+# so a flood cannot flood the log. /metrics counts every refusal exactly.
+# Integer from 0 to 86400; 0 logs every refusal on its own line.
+refusal_log_interval_secs = 10
 
 [listener]
 # Address to listen on for clients, as host:port. For example 127.0.0.1:42000,
@@ -172,6 +181,9 @@ handshake_timeout_secs = 10
 
 # Most client connections open at once, live and still handshaking together:
 # integer, at least 1. New connections past it are refused.
+# Connections past the process's open-file limit (ulimit -n) less 64
+# descriptors are refused too, logged and counted, rather than failing in
+# accept(); the edge warns at start when max_connections is above that limit.
 max_connections = 100000
 
 # Most connections open at once from one IP address: integer, at least 1.
@@ -186,9 +198,24 @@ new_connections_per_address_per_sec = 200
 new_connections_burst = 400
 
 # Most handshakes in progress at once, over all clients: integer, at least 1.
-# Caps the crypto work a flood of new connections can demand; new connections
-# past it are refused until some handshakes finish.
+# Caps the crypto work a flood of new connections can demand. At the cap, the
+# handshake that has been idle longest (a quarter of a second at least) is
+# dropped to make room for the new connection, so connections that open and
+# say nothing cannot keep real clients out; only when every handshake is
+# younger than that are new connections refused.
 max_handshakes_in_flight = 4096
+
+# A client frame that has started must keep arriving: it may take this many
+# seconds, plus one more second for every min_frame_bytes_per_sec bytes of it
+# received so far. A client that trickles slower than that is disconnected
+# (its session goes stale and may resume), so a few bytes now and then cannot
+# hold a connection and a frame's memory forever. A number greater than 0,
+# fractions allowed.
+frame_timeout_secs = 30
+
+# The minimum rate of a frame in progress, in bytes per second: integer, at
+# least 1 (see frame_timeout_secs).
+min_frame_bytes_per_sec = 1024
 
 # Failed reconnect attempts allowed per minute from one IP address: integer, at
 # least 1. Past it, further attempts from that address are refused for a while.

@@ -12,6 +12,8 @@ export interface Config {
     inspectPort: number;
     /** Processes serving the listener: a count, or 'auto' (one per core). */
     workers: number | 'auto';
+    /** Refusal log lines: one per reason and address per this many seconds, with a count; 0 logs each. */
+    refusalLogIntervalSecs: number;
   };
   listener: { address: HostPort };
   master: {
@@ -38,6 +40,9 @@ export interface Config {
     newConnectionsPerAddressPerSec: number;
     newConnectionsBurst: number;
     maxHandshakesInFlight: number;
+    /** Grace for a client frame in progress, seconds, extended by 1 s per minFrameBytesPerSec received. */
+    frameTimeoutSecs: number;
+    minFrameBytesPerSec: number;
     failedResumesPerAddressPerMin: number;
   };
   /** The status server (/metrics, /healthz, /readyz, /); absent or a null address: off. */
@@ -269,6 +274,7 @@ export const SCHEMA: Schema = {
     logLevel: { key: 'log_level', rule: logLevel(), aliases: ['VOLTLANE_LOG_LEVEL'] },
     inspectPort: { key: 'inspect_port', rule: integer(0, 65535) },
     workers: { key: 'workers', rule: workers() },
+    refusalLogIntervalSecs: { key: 'refusal_log_interval_secs', rule: integer(0, 86_400, ' number of seconds') },
   },
   listener: {
     address: { key: 'address', rule: address({ allowPortZero: true }) },
@@ -300,6 +306,8 @@ export const SCHEMA: Schema = {
     },
     newConnectionsBurst: { key: 'new_connections_burst', rule: count(1) },
     maxHandshakesInFlight: { key: 'max_handshakes_in_flight', rule: count(1) },
+    frameTimeoutSecs: { key: 'frame_timeout_secs', rule: seconds() },
+    minFrameBytesPerSec: { key: 'min_frame_bytes_per_sec', rule: count(1) },
     failedResumesPerAddressPerMin: { key: 'failed_resumes_per_address_per_min', rule: count(1) },
   },
   http: {

@@ -30,7 +30,8 @@ export interface TestEdge {
 export function testConfig(masterPort: number, overrides: DeepPartial<Config> = {}): Config {
   const d = DEFAULT_CONFIG;
   return {
-    general: { ...d.general, ...overrides.general },
+    // Every refusal on its own log line (tests count them), unless a test asks for throttling.
+    general: { ...d.general, refusalLogIntervalSecs: 0, ...overrides.general },
     listener: { address: { host: '127.0.0.1', port: 0 }, ...(overrides.listener as Config['listener'] | undefined) },
     master: { ...d.master, address: { host: '127.0.0.1', port: masterPort }, reconnectMinMs: 20, reconnectMaxMs: 200, ...overrides.master } as Config['master'],
     clients: { ...d.clients, ...overrides.clients },

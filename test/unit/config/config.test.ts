@@ -18,7 +18,7 @@ import {
 
 // Written out by hand from the brief, so a changed default in src/ fails here.
 const EXPECTED_DEFAULTS: Config = {
-  general: { logLevel: 'info', inspectPort: 0, workers: 1 },
+  general: { logLevel: 'info', inspectPort: 0, workers: 1, refusalLogIntervalSecs: 10 },
   listener: { address: { host: '127.0.0.1', port: 42000 } },
   master: {
     address: { host: '127.0.0.1', port: 42001 },
@@ -44,6 +44,8 @@ const EXPECTED_DEFAULTS: Config = {
     newConnectionsPerAddressPerSec: 200,
     newConnectionsBurst: 400,
     maxHandshakesInFlight: 4096,
+    frameTimeoutSecs: 30,
+    minFrameBytesPerSec: 1024,
     failedResumesPerAddressPerMin: 60,
   },
   http: { address: null },
@@ -54,7 +56,7 @@ const EXPECTED_DEFAULTS: Config = {
 };
 
 const EXPECTED_KEYS: Record<string, string[]> = {
-  general: ['log_level', 'inspect_port', 'workers'],
+  general: ['log_level', 'inspect_port', 'workers', 'refusal_log_interval_secs'],
   listener: ['address'],
   master: ['address', 'channel_capacity', 'channel_capacity_bytes', 'reconnect_min_ms', 'reconnect_max_ms'],
   clients: [
@@ -74,6 +76,8 @@ const EXPECTED_KEYS: Record<string, string[]> = {
     'new_connections_per_address_per_sec',
     'new_connections_burst',
     'max_handshakes_in_flight',
+    'frame_timeout_secs',
+    'min_frame_bytes_per_sec',
     'failed_resumes_per_address_per_min',
   ],
   http: ['address'],
