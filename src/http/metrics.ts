@@ -166,6 +166,9 @@ export class EdgeMetrics {
       },
     });
     total('voltlane_master_reconnects_total', 'Master link connections after the first', () => edge.traffic().masterReconnects);
+    total('voltlane_accept_errors_total', 'Failures to accept a client connection (EMFILE/ENFILE at the file-descriptor limit, ...)', () => edge.counters.acceptErrors);
+    total('voltlane_handshakes_shed_total', 'Idle handshakes dropped at the handshake cap to make room for new connections', () => edge.counters.handshakesShed);
+    total('voltlane_slow_frames_total', 'Clients cut off for sending a frame slower than limits.min_frame_bytes_per_sec', () => edge.counters.slowFrames);
     total('voltlane_master_protocol_errors_total', 'Malformed packets from the master, skipped', () => edge.counters.masterProtocolErrors);
     const cluster = edge.cluster;
     if (cluster) {
