@@ -32,6 +32,8 @@ export interface AttackOptions {
   /** Run a legitimate probe alongside: a new session and a resume every probeEveryMs. */
   probe: boolean;
   probeEveryMs: number;
+  /** How long the probe's client stays away before it resumes, ms (an id under attack meanwhile). */
+  probeResumeAfterMs?: number;
   probeFrom?: string;
 }
 
@@ -162,7 +164,8 @@ export async function runAttack(o: AttackOptions): Promise<AttackReport> {
   let owed = 0;
   await new Promise<void>((resolve) => {
     const t = setInterval(() => {
-      if (Date.now() >= until || r.opened >= o.maxConnections) {
+      // Connections are held (and fed) until the end, even once --max are open.
+      if (Date.now() >= until) {
         clearInterval(t);
         resolve();
         return;
@@ -196,6 +199,7 @@ async function runProbe(o: AttackOptions, until: number): Promise<{ newSessions:
         }
         created.push(performance.now() - t0);
         first.socket.destroy();
+        if (o.probeResumeAfterMs) await new Promise((res) => setTimeout(res, o.probeResumeAfterMs));
         const t1 = performance.now();
         const again = await legitSession(o, kp, first).catch(() => null);
         if (!again) resumedFailed++;

@@ -30,6 +30,7 @@ Options:
   --segment-every MS     tiny-segments: ms between writes per connection (default 10)
   --no-probe             no legitimate probe alongside
   --probe-every MS       a probe new session and resume every MS (default 100)
+  --probe-resume-after MS  the probe's client stays away this long before resuming (default 0)
   --json                 print the report as JSON
 `;
 
@@ -55,6 +56,7 @@ export async function runAttackCommand(argv: string[]): Promise<number> {
         'segment-every': { type: 'string' },
         'no-probe': { type: 'boolean' },
         'probe-every': { type: 'string' },
+        'probe-resume-after': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -137,6 +139,7 @@ function options(kind: string | undefined, v: Record<string, string | boolean | 
     segmentEveryMs: num('segment-every', v['segment-every'] as string | undefined, 10, 1, 60_000),
     probe: v['no-probe'] !== true,
     probeEveryMs: num('probe-every', v['probe-every'] as string | undefined, 100, 1, 60_000),
+    probeResumeAfterMs: num('probe-resume-after', v['probe-resume-after'] as string | undefined, 0, 0, 60_000),
   };
 }
 
