@@ -69,7 +69,8 @@ export const FUZZ_MAX_FRAME = 4096;
 export function fuzzEdgeConfig(masterPort: number, simulated: boolean, missedBufferSize: number): Config {
   const d = DEFAULT_CONFIG;
   return {
-    general: { ...d.general, logLevel: 'debug' },
+    // Every refusal on its own log line: the protocol fuzzer checks that each bad peer is logged.
+    general: { ...d.general, logLevel: 'debug', refusalLogIntervalSecs: 0 },
     listener: { address: { host: '127.0.0.1', port: 0 } },
     master: { ...d.master, address: { host: '127.0.0.1', port: masterPort }, reconnectMinMs: 10, reconnectMaxMs: 50 },
     clients: {
