@@ -19,6 +19,8 @@ function session(o: Partial<ModelSession> = {}): ModelSession {
     staleSince: 0,
     staleOrder: 0,
     buffered: [],
+    keptBuffered: 0,
+    staleSlackMs: 0,
     toClient: [b('c0'), b('c1'), b('c2')],
     toMaster: [pkt(Flag.Data, 'm0'), pkt(Flag.Reconnection), pkt(Flag.Data, 'm1'), pkt(Flag.Failure, 'stale timeout')],
     clientSeq: 3,
