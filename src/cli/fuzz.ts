@@ -61,6 +61,28 @@ interface ReplayFile {
 
 class UsageError extends Error {}
 
+/** The replay file `--replay` names, checked: a missing, unreadable or foreign file is a usage error, not a stack trace. */
+function readReplay(path: string): ReplayFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'ENOENT' ? `--replay ${path}: no such file (a violation writes it; see --out)` : `--replay ${path}: cannot read it (${code ?? String(e)})`);
+  }
+  let file: unknown;
+  try {
+    file = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--replay ${path}: not JSON; expected the replay file a violation writes`);
+  }
+  const f = file as Partial<ReplayFile> | null;
+  if (f === null || typeof f !== 'object' || typeof f.seed !== 'number' || typeof f.path !== 'string') {
+    throw new UsageError(`--replay ${path}: not a replay file (it needs a numeric "seed" and a string "path")`);
+  }
+  return f as ReplayFile;
+}
+
 function num(v: string | undefined, name: string, dflt: number, min = 0): number {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -112,7 +134,7 @@ export async function runFuzzCommand(argv: string[]): Promise<number> {
     const edge = addr(values.edge, 'edge');
     const listen = addr(values['master-listen'], 'master-listen');
     const waitMs = num(values['wait-ms'], 'wait-ms', 2000, 1);
-    const replay = values.replay ? (JSON.parse(readFileSync(values.replay, 'utf8')) as ReplayFile) : null;
+    const replay = values.replay ? readReplay(values.replay) : null;
     const seed = replay ? replay.seed : values.seed !== undefined ? num(values.seed, 'seed', 0, -(2 ** 31)) | 0 : undefined;
     const target: LifecycleTarget = {
       edge,

@@ -1,6 +1,6 @@
 // `voltlane fuzz` against our own in-process edge: passes (exit 0) when the edge dials it; exit 2 when the
 // edge is pointed elsewhere; exit 1 with a replay file when an invariant breaks (a master that lies about the buffer).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -88,6 +88,27 @@ describe('voltlane fuzz', () => {
       await edge.stop();
     }
   }, 20_000);
+
+  it('says what is wrong with a --replay file (missing, not JSON, not a replay file) and exits 2, with no stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vl-fuzz-replay-'));
+    dirs.push(dir);
+    const addrs = ['--edge', '127.0.0.1:9', '--master-listen', '127.0.0.1:0'];
+    const cases: [string, string | null, string][] = [
+      ['missing.json', null, 'no such file'],
+      ['garbage.json', '{ not json', 'not JSON'],
+      ['other.json', '{"name":"voltlane"}', 'not a replay file'],
+    ];
+    for (const [name, text, expected] of cases) {
+      const file = join(dir, name);
+      if (text !== null) writeFileSync(file, text);
+      const out = quiet();
+      expect(await runFuzzCommand([...addrs, '--replay', file])).toBe(2);
+      const said = out.join('');
+      vi.restoreAllMocks();
+      expect(said).toContain(`--replay ${file}: ${expected}`);
+      expect(said).not.toMatch(/\n\s+at /);
+    }
+  });
 
   it('explains the setup in --help', async () => {
     const out = quiet();
