@@ -1,6 +1,7 @@
 // `voltlane fuzz`: runs the lifecycle fuzzer against a running edge (the fuzzer is its master and N clients) and
 // reports each violated invariant with a minimal replayable sequence. Exit 0: all runs passed; 1: a violation; 2: setup.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { errnoCode } from '../errno.js';
 import { parseArgs } from 'node:util';
 import { checkAddress } from '../config/address.js';
 import { wallClock } from '../fuzz/clock.js';
@@ -67,7 +68,7 @@ function readReplay(path: string): ReplayFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     throw new UsageError(code === 'ENOENT' ? `--replay ${path}: no such file (a violation writes it; see --out)` : `--replay ${path}: cannot read it (${code ?? String(e)})`);
   }
   let file: unknown;

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { constantTimeEqual, generateKeyPair, keyPairFromSecret, type KeyPair } from '../io/crypto.js';
 import { ProtocolError } from '../io/errors.js';
+import { errnoCode } from '../errno.js';
 
 /** A key file that cannot be read, is unsafe, or is corrupt. The message always names the file. */
 export class KeyFileError extends Error {
@@ -34,10 +35,6 @@ const DIR_MODE = 0o700;
 const MAX_FILE_SIZE = 4096;
 const SECRET_HEX = /^[0-9a-fA-F]{64}$/;
 const CHECK_MODE = process.platform !== 'win32';
-
-function errnoCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
 
 function render(keyPair: KeyPair): string {
   const pub = Buffer.from(keyPair.publicKey).toString('hex');

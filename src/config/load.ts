@@ -6,6 +6,7 @@ import { parseEnv } from 'node:util';
 import { parse, TomlError } from 'smol-toml';
 import { DEFAULT_CONFIG, DEFAULT_CONFIG_TOML } from './defaults.js';
 import { ConfigError, KEYS, SECTIONS, deepFreeze, type Config, type KeyEntry } from './schema.js';
+import { errnoCode } from '../errno.js';
 
 export { ConfigError } from './schema.js';
 
@@ -109,7 +110,7 @@ function readOrCreate(path: string, writeDefault: boolean): { text: string | und
     writeFileSync(path, DEFAULT_CONFIG_TOML, { flag: 'wx' });
   } catch (err) {
     // Another process wrote it between our read and our write: use theirs.
-    if (errorCode(err) === 'EEXIST') return { text: readOptional(path, 'config file'), created: false };
+    if (errnoCode(err) === 'EEXIST') return { text: readOptional(path, 'config file'), created: false };
     throw new ConfigError(`cannot write the default config file ${path}: ${errorText(err)}`, {
       source: path,
       cause: err,
@@ -124,7 +125,7 @@ function readOptional(path: string, what: string): string | undefined {
     const text = readFileSync(path, 'utf8');
     return text.startsWith('\uFEFF') ? text.slice(1) : text;
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return undefined;
+    if (errnoCode(err) === 'ENOENT') return undefined;
     throw new ConfigError(`cannot read ${what} ${path}: ${errorText(err)}`, { source: path, cause: err });
   }
 }
@@ -319,10 +320,6 @@ function show(raw: unknown): string {
 
 function isTable(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
-}
-
-function errorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
 }
 
 function errorText(err: unknown): string {

@@ -16,6 +16,7 @@ import { basename, dirname, join } from 'node:path';
 import { beforeNextSocketWrite } from '../io/writer.js';
 import { count, decodeLine, encodeLine, fromBase64, fromHex, splitLines, toBase64, toHex } from './lines.js';
 import type { IdBlock, LoadedState, SessionStore, StoreEvents, StoredSession } from './store.js';
+import { errnoCode } from '../errno.js';
 
 export const STATE_FILE = 'voltlane.state';
 export const JOURNAL_FILE = 'voltlane.journal';
@@ -47,10 +48,6 @@ interface Loading {
   staleSince: number | null;
   snapshot: unknown;
   replay: Uint8Array[];
-}
-
-function errnoCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
 
 export class FileStore implements SessionStore {
