@@ -1,6 +1,7 @@
 // Starts a real in-process edge on loopback for tests, with a raw master, from defaults plus overrides.
 import { afterEach } from 'vitest';
 import { Edge } from '../../src/actors/edge.js';
+import type { EdgeClock } from '../../src/actors/clock.js';
 import { Flag } from '../../src/io/firehose.js';
 import { DEFAULT_CONFIG, type Config } from '../../src/config/index.js';
 import { generateKeyPair, type KeyPair } from '../../src/io/crypto.js';
@@ -43,14 +44,14 @@ export function testConfig(masterPort: number, overrides: DeepPartial<Config> = 
 
 export async function startEdge(
   overrides: DeepPartial<Config> = {},
-  opts: { keyPair?: KeyPair; master?: RawMaster; waitForMaster?: boolean; masterPort?: number } = {},
+  opts: { keyPair?: KeyPair; master?: RawMaster; waitForMaster?: boolean; masterPort?: number; clock?: EdgeClock } = {},
 ): Promise<TestEdge> {
   const master = opts.master ?? new RawMaster();
   // masterPort: dial a port where nothing listens yet (the test starts a master there later).
   const masterPort = opts.masterPort ?? (opts.master ? opts.master.port : await master.listen());
   const keyPair = opts.keyPair ?? generateKeyPair();
   const logs: Array<Record<string, unknown>> = [];
-  const edge = new Edge({ config: testConfig(masterPort, overrides), keyPair, log: captureLogger(logs) });
+  const edge = new Edge({ config: testConfig(masterPort, overrides), keyPair, log: captureLogger(logs), ...(opts.clock ? { clock: opts.clock } : {}) });
   const { port } = await edge.start();
   if (opts.waitForMaster !== false && opts.masterPort === undefined) await master.connected();
   return {

@@ -4,37 +4,65 @@ import { describe, expect, it } from 'vitest';
 import { Flag, encodeFirehose } from '../../src/io/firehose.js';
 import { frame, rawResume, refused, sleep, text, waitFor } from '../helpers/wire.js';
 import { logsWith, useEdgeFixture } from '../helpers/edge.js';
+import { SimClock } from '../../src/fuzz/clock.js';
 
 const fx = useEdgeFixture();
 const { open, newSession, marker } = fx;
 
 describe('edge limits: stale sessions', () => {
-  it('reaps a session stale past stale_timeout_secs with exactly one Failure, then refuses its resume', async () => {
-    const t = await fx.start({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } });
+  // On a simulated clock (the edge's injected clock, advanced by the test): the reap moment is exact, so a
+  // reap one millisecond early fails here every time. Sockets and the master link are real.
+  it('reaps a stale session exactly at its deadline, not a millisecond before, with exactly one Failure, then refuses its resume', async () => {
+    const clock = new SimClock(1_000_000_000); // a multiple of the 50 ms reap interval
+    const t = await fx.start({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } }, { clock });
     const c = await newSession();
     const other = await newSession();
-    const t0 = Date.now();
     c.socket.destroy();
-    const f = await t.master.expect((p) => p.id === c.id && p.flag === Flag.Failure, 3000, 'Failure');
-    const took = Date.now() - t0;
-    expect(took).toBeGreaterThanOrEqual(180);
-    expect(took).toBeLessThan(1000);
+    await waitFor(() => t.edge.stats().stale === 1, 2000, 'stale');
+    // Deadline: stale since T, timeout 200 ms, on a 50 ms tick: T + 200.
+    await clock.advance(199);
+    // The master link is ordered: a Failure sent during the advance would arrive before this marker.
+    await marker(other, 'at 199 ms');
+    expect(t.master.forId(c.id)).toHaveLength(0);
+    expect(t.edge.stats().stale).toBe(1);
+    await clock.advance(1);
+    const f = await t.master.expect((p) => p.id === c.id && p.flag === Flag.Failure, 3000, 'Failure at 200 ms');
     expect(text(f.data)).toBe('stale timeout');
     expect(t.edge.sessions.has(Number(c.id))).toBe(false);
     await refused(rawResume(t.port, c.id, c.keyPair));
+    await clock.advance(1000);
     await marker(other, 'm');
-    await sleep(150);
     expect(t.master.forId(c.id)).toHaveLength(1);
   });
 
+  it('reaps a session that went stale between ticks on the first tick at or after its deadline', async () => {
+    const clock = new SimClock(1_000_000_000);
+    const t = await fx.start({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } }, { clock });
+    const c = await newSession();
+    const other = await newSession();
+    await clock.advance(1);
+    c.socket.destroy();
+    await waitFor(() => t.edge.stats().stale === 1, 2000, 'stale');
+    // Stale since T + 1: deadline T + 201, reaped on the tick at T + 250 (not on the tick at T + 200: a deadline
+    // a millisecond early, or rounded down to a tick, would do that).
+    await clock.advance(248);
+    await marker(other, 'at 249 ms');
+    expect(t.master.forId(c.id)).toHaveLength(0);
+    await clock.advance(1);
+    const f = await t.master.expect((p) => p.id === c.id && p.flag === Flag.Failure, 3000, 'Failure at 250 ms');
+    expect(text(f.data)).toBe('stale timeout');
+  });
+
   it('a session resumed before its timeout is not reaped later', async () => {
-    const t = await fx.start({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } });
+    const clock = new SimClock(1_000_000_000);
+    const t = await fx.start({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05 } }, { clock });
     const c = await newSession();
     c.socket.destroy();
     await waitFor(() => t.edge.stats().stale === 1, 2000, 'stale');
+    await clock.advance(199);
     const r = await rawResume(t.port, c.id, c.keyPair);
     open.push(r.socket);
-    await sleep(350);
+    await clock.advance(1000);
     await marker(r, 'alive');
     expect(t.master.forId(c.id).map((p) => p.flag)).toEqual([Flag.Reconnection, Flag.Data]);
   });
