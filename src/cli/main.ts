@@ -20,9 +20,9 @@ Usage:
                             (or [http] address; e.g. 127.0.0.1:9464)
       --workers N|auto      N processes share the listening port as one cluster (or general.workers;
                             auto: one per core); needs [cluster] redis_url
-  voltlane machines [session|supervisor] [--format mermaid|json|dot]
+  voltlane machines [session|supervisor] [--format mermaid|json|dot|xstate]
       Print the session and supervisor machines (states, events, guards, delays),
-      generated from their definitions.
+      generated from their definitions; xstate: the config createMachine accepts.
   voltlane echo-master [--listen ADDR]
       A demo backend: listens for the edge (default 127.0.0.1:42001) and echoes every Data packet.
   voltlane client ADDR [--ca FILE] [--servername NAME] [--cert FILE --key FILE]

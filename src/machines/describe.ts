@@ -3,9 +3,10 @@
 import type { AnyStateMachine } from 'xstate';
 import { sessionMachine } from './session.js';
 import { supervisorMachine } from './supervisor.js';
+import { ownActions, toXStateJson } from './xstate-config.js';
 
-export type DescribeFormat = 'mermaid' | 'json' | 'dot';
-export const DESCRIBE_FORMATS: readonly DescribeFormat[] = ['mermaid', 'json', 'dot'];
+export type DescribeFormat = 'mermaid' | 'json' | 'dot' | 'xstate';
+export const DESCRIBE_FORMATS: readonly DescribeFormat[] = ['mermaid', 'json', 'dot', 'xstate'];
 
 /** One transition as written in the definition. */
 export interface TransitionInfo {
@@ -48,8 +49,11 @@ export const MACHINES: Readonly<Record<string, AnyStateMachine>> = {
   supervisor: supervisorMachine,
 };
 
-interface NodeLike {
+/** The parts of an xstate StateNode these descriptions read. */
+export interface NodeLike {
   key: string;
+  id: string;
+  description?: string;
   path: string[];
   type: StateInfo['type'];
   states: Record<string, NodeLike>;
@@ -61,8 +65,9 @@ interface NodeLike {
   initial?: { target: NodeLike[] };
 }
 
-interface TransitionLike {
+export interface TransitionLike {
   target?: NodeLike[];
+  reenter?: boolean;
   guard?: unknown;
   actions: unknown[];
   eventType: string | null;
@@ -97,8 +102,8 @@ function describeNode(n: NodeLike): StateInfo {
     key: n.key,
     type: n.type,
     initial: initialTarget ? initialTarget.path.join('.') : null,
-    entry: n.entry.map(nameOf),
-    exit: n.exit.map(nameOf),
+    entry: ownActions(n.entry).map(nameOf),
+    exit: ownActions(n.exit).map(nameOf),
     transitions,
     children: Object.values(n.states).map(describeNode),
   };
@@ -229,6 +234,7 @@ export function renderMachines(names: readonly string[], format: DescribeFormat)
     if (!m) throw new Error(`unknown machine ${JSON.stringify(n)} (known: ${Object.keys(MACHINES).join(', ')})`);
     return describeMachine(m);
   });
+  if (format === 'xstate') return toXStateJson(names.map((n) => MACHINES[n]!));
   if (format === 'json') return JSON.stringify({ machines: infos }, null, 2) + '\n';
   if (format === 'dot') return toDot(infos);
   return toMermaid(infos);
