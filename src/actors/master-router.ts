@@ -1,0 +1,84 @@
+// Master -> clients: each firehose packet routed by a Map lookup to its session's batched writer, or into the
+// replay buffer of a stale session, or answered with a Failure for an id with no session. Kicks go to the
+// session's actor. No actor event per data packet.
+import { Flag, readIdNumber, readU64LE, TAG_SIZE } from '../io/firehose.js';
+import { logId } from '../log.js';
+import type { Edge } from './edge.js';
+import { overflow } from './client-path.js';
+import { ReplayBuffer } from './replay-buffer.js';
+import type { Session } from './session.js';
+
+const utf8 = new TextEncoder();
+
+export function routeMasterFrame(edge: Edge, f: Uint8Array): void {
+  if (f.length < TAG_SIZE) {
+    edge.counters.masterProtocolErrors++;
+    edge.log.warn({ bytes: f.length }, 'master.protocol_error: packet shorter than id + flag, skipped');
+    return;
+  }
+  const flag = f[8]!;
+  const id = readIdNumber(f, 0);
+  if (flag === Flag.Data) {
+    const s = id > 0 ? edge.sessions.get(id) : undefined;
+    if (s === undefined) return edge.clusterGlue ? edge.clusterGlue.unknownData(id, readU64LE(f, 0), f.subarray(TAG_SIZE)) : unknownId(edge, f);
+    if (s.cluster !== null && s.cluster.fromOtherEdge) s.cluster.fromOtherEdge = false;
+    const data = f.subarray(TAG_SIZE);
+    const w = s.writer;
+    if (w !== null) {
+      w.writeFrame(data);
+      const C = edge.config.clients;
+      if (++s.outPackets > C.channelCapacity) {
+        if (s.socket!.writableLength === 0) s.outPackets = 1;
+        else return overflow(edge, s, `outgoing queue over ${C.channelCapacity} packets`);
+      }
+      if (s.outPackets === 1) s.outHead = data.length + 4;
+      // The packet in flight is not counted: one packet of any size always fits (an 8 MiB one under a 4 MiB cap).
+      if (w.backlogBytes - s.outHead > C.channelCapacityBytes) overflow(edge, s, `outgoing queue over ${C.channelCapacityBytes} bytes`);
+      return;
+    }
+    return bufferMissed(edge, s, data);
+  }
+  if (flag === Flag.Kick) {
+    const s = id > 0 ? edge.sessions.get(id) : undefined;
+    if (s === undefined) {
+      if (edge.clusterGlue?.unknownKick(id)) return;
+      edge.log.info({ sessionId: id >= 0 ? id : logId(readU64LE(f, 0)) }, 'master.kick_unknown: ignored');
+      return;
+    }
+    edge.log.info({ sessionId: id }, 'session.kicked');
+    edge.actorOf(s).send({ type: 'session.kick' });
+    return;
+  }
+  edge.counters.masterProtocolErrors++;
+  edge.log.warn(
+    { sessionId: id >= 0 ? id : logId(readU64LE(f, 0)), flag },
+    flag <= 3 ? 'master.protocol_error: edge-to-master flag from the master, skipped' : 'master.protocol_error: unknown flag, skipped',
+  );
+}
+
+/** Master data for a stale session: into its replay buffer, or the overflow path past the buffer's bounds. */
+function bufferMissed(edge: Edge, s: Session, data: Uint8Array): void {
+  const C = edge.config.clients;
+  const missed = s.missed;
+  const count = missed?.count ?? 0;
+  if (count >= C.missedPacketsBufferSize || (missed?.bytes ?? 0) + data.length > C.missedPacketsBufferBytes) {
+    edge.log.info({ sessionId: s.id, buffered: count }, 'session.missed_overflow');
+    edge.clusterGlue?.overflowing(s, data);
+    edge.actorOf(s).send({ type: 'missed.overflow' });
+    return;
+  }
+  (s.missed ??= new ReplayBuffer(edge.replayPool)).push(data);
+  edge.clusterGlue?.buffered(s, data);
+}
+
+/**
+ * Master data for an id with no session (never issued, ended with its Failure, or kicked): answered with a
+ * Failure every time, so a master that missed a session's Failure learns it at its next send. The edge keeps
+ * nothing of ended ids for this.
+ */
+function unknownId(edge: Edge, f: Uint8Array): void {
+  const big = readU64LE(f, 0);
+  edge.counters.failuresSent++;
+  edge.log.info({ sessionId: logId(big) }, 'master.data_for_unknown_session: Failure sent');
+  edge.masterLink.sendControl(big, Flag.Failure, utf8.encode('unknown client'));
+}

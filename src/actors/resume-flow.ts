@@ -1,0 +1,127 @@
+// Resuming a session: a reconnect names an id, gets a challenge (several may race: the first valid answer
+// wins, none blocks a later one), and the winner takes the session over: the old socket's queued data first,
+// then the replay buffer, in order, then live traffic; the master hears one Reconnection.
+import { Flag } from '../io/firehose.js';
+import { COPY_LIMIT } from '../io/writer.js';
+import { adoptSocket, detachSocket } from './client-path.js';
+import type { ClientSocket } from './client-sockets.js';
+import type { Edge } from './edge.js';
+import { kPending, PING_FRAME, type PendingConnection } from './handshake.js';
+import type { Session } from './session.js';
+
+/**
+ * Challenges of one session outstanding at once. Past it the oldest is dropped for the newest, so silent
+ * challenges (an attacker who knows the id) can never hold the owner out; each costs its address a failure.
+ */
+export const MAX_CHALLENGES_PER_SESSION = 16;
+
+/** A reconnect names `idBig`: the session to challenge, or why not (later, when another edge is asked). */
+export function requestResume(edge: Edge, p: PendingConnection, idBig: bigint): Session | string | Promise<Session | string> {
+  if (edge.admission.resumesBlocked(p.address)) return 'too many failed resumes from this address';
+  const id = idBig <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(idBig) : -1;
+  const s = id > 0 ? edge.sessions.get(id) : undefined;
+  const cluster = edge.clusterGlue;
+  const blocked = cluster?.resumeBlocked();
+  if (blocked) return blocked;
+  if (!s && cluster && id > 0) {
+    return cluster.resumeRemote(p, id).then((r) => {
+      if (typeof r === 'string' && r.startsWith('resume of unknown')) edge.admission.resumeFailedFrom(p.address);
+      return r;
+    });
+  }
+  if (!s) {
+    edge.admission.resumeFailedFrom(p.address);
+    return `resume of unknown session ${idBig}`;
+  }
+  // A pending challenge never blocks a later one: at the cap, the oldest gives way (it has been silent
+  // longest; the owner answers within a round trip).
+  if (s.challenges.length >= MAX_CHALLENGES_PER_SESSION) {
+    s.challenges[0]!.fail('superseded by newer challenges of the same session', 'VL_ERR_RESUME_SUPERSEDED', { sessionId: id });
+  }
+  const actor = edge.actorOf(s);
+  let round = actor.getSnapshot().context.attempt;
+  if (s.challenges.length === 0) {
+    // The first challenge of a round moves the machine to `challenged`; later ones join the round.
+    round = edge.nextAttempt();
+    actor.send({ type: 'resume.requested', attempt: round });
+    if (actor.getSnapshot().context.attempt !== round) return 'session cannot be resumed now';
+  }
+  s.challenges.push(p);
+  p.attempt = round;
+  edge.log.info({ sessionId: id, address: p.address, state: 'challenged' }, 'session.challenged');
+  edge.onLifecycle?.({ type: 'session.challenged', sessionId: id });
+  return s;
+}
+
+/** The response and Ping checked out: the machine completes the resume (or refuses it if the session is ending). */
+export function resumePassedHere(edge: Edge, p: PendingConnection): void {
+  const s = p.session!;
+  const i = s.challenges.indexOf(p);
+  if (i < 0 || edge.sessions.get(s.id) !== s) {
+    p.end();
+    return;
+  }
+  s.challenges.splice(i, 1);
+  s.winner = p;
+  edge.actorOf(s).send({ type: 'resume.passed', attempt: p.attempt });
+  if (s.winner === p) {
+    // The machine did not take it (the session is ending): drop the connection.
+    s.winner = null;
+    p.end();
+  }
+}
+
+export function resumeFailed(edge: Edge, p: PendingConnection, reason: string): void {
+  const s = p.session;
+  if (!s) return;
+  edge.counters.resumesFailed++;
+  edge.onLifecycle?.({ type: 'resume.failed', sessionId: s.id, reason });
+  // Failures count against the address that made them, never against the session's id.
+  edge.admission.resumeFailedFrom(p.address);
+  const i = s.challenges.indexOf(p);
+  if (edge.clusterGlue && edge.sessions.get(s.id) !== s) {
+    if (i >= 0) edge.clusterGlue.remoteFailed(s);
+    return;
+  }
+  if (i < 0) return;
+  s.challenges.splice(i, 1);
+  // The round ends when its last challenge failed; until then the others may still answer.
+  if (s.challenges.length === 0) edge.actorOf(s).send({ type: 'resume.failed', attempt: p.attempt, reason });
+}
+
+/** The machine took the resume: the winner's socket becomes the session's, replay first, then live traffic. */
+export function completeResume(edge: Edge, s: Session): void {
+  const p = s.winner;
+  s.winner = null;
+  if (!p) return;
+  // The first valid response won: the other challenges of the round are over.
+  for (const rival of s.challenges.splice(0)) rival.fail('another reconnect of this session passed first', 'VL_ERR_RESUME_FAILED', { sessionId: s.id });
+  let carried: Uint8Array[] = [];
+  const old = s.socket;
+  if (old) {
+    carried = s.writer?.takePending() ?? [];
+    detachSocket(edge, s, true);
+    edge.log.info({ sessionId: s.id, oldAddress: s.address, address: p.address }, 'session.takeover');
+  }
+  const sock = p.socket as ClientSocket;
+  sock[kPending] = undefined;
+  p.handOver();
+  adoptSocket(edge, s, sock, p);
+  const w = s.writer!;
+  w.writeRaw(PING_FRAME);
+  for (const c of carried) w.writeRaw(c);
+  const missed = s.missed;
+  const replayed = missed?.count ?? 0;
+  if (missed) {
+    // The writer keeps large payloads by reference until its flush: those are copied out of the pooled block.
+    for (const m of missed.packets()) w.writeFrame(m.length >= COPY_LIMIT ? m.slice() : m);
+    edge.counters.replayed += missed.count;
+    missed.clear();
+    s.missed = null;
+  }
+  edge.store.resumed(s.id);
+  edge.masterLink.sendControl(s.id, Flag.Reconnection);
+  edge.counters.resumes++;
+  edge.log.info({ sessionId: s.id, address: p.address, replayed, state: 'connected' }, 'session.resumed');
+  edge.onLifecycle?.({ type: 'session.resumed', sessionId: s.id });
+}

@@ -1,0 +1,117 @@
+// The machines with their effects: the pure session and supervisor machines (src/machines) provided with
+// the actions that touch sockets, the registry, the stale table, the reaper, the store and the master link.
+import { Flag } from '../io/firehose.js';
+import { sessionMachine, type SessionEndReason } from '../machines/session.js';
+import { supervisorMachine } from '../machines/supervisor.js';
+import { detachSocket, endSocket } from './client-path.js';
+import type { Edge } from './edge.js';
+import { completeResume } from './resume-flow.js';
+import type { Session } from './session.js';
+
+const utf8 = new TextEncoder();
+
+export function provideSupervisorMachine(edge: Edge, on: { drain: () => void; stopped: () => void }) {
+  const m = edge.config.master;
+  return supervisorMachine.provide({
+    actions: {
+      dialMaster: () => edge.masterLink.dial(),
+      dropMaster: ({ event }) => {
+        edge.log.warn({ reason: event.type === 'master.lost' ? event.reason : '' }, 'master.lost');
+        edge.masterLink.drop();
+      },
+      flushHeld: () => {
+        edge.log.info({ held: edge.masterLink.heldPackets }, 'master.connected');
+        edge.masterLink.flushHeld();
+      },
+      drain: () => on.drain(),
+      stopped: () => {
+        edge.log.info('edge.stopped');
+        on.stopped();
+      },
+    },
+    delays: {
+      backoff: ({ context }) => {
+        const base = Math.min(m.reconnectMaxMs, m.reconnectMinMs * 2 ** Math.min(20, Math.max(0, context.failures - 1)));
+        return Math.round(base * (0.75 + Math.random() * 0.25));
+      },
+    },
+  });
+}
+
+export function provideSessionMachine(edge: Edge) {
+  const get = (id: number): Session | undefined => edge.sessions.get(id);
+  return sessionMachine.provide({
+    actions: {
+      closeSocket: ({ context }) => {
+        const s = get(context.id);
+        if (s?.socket) endSocket(edge, s);
+      },
+      closeAttemptSocket: ({ context }) => {
+        const s = get(context.id);
+        if (s) for (const a of s.challenges.splice(0)) a.end();
+      },
+      sendFailure: ({ context }, params: { reason: SessionEndReason }) => {
+        if (edge.clusterGlue) return; // sent once Redis confirms this edge owned the session (EdgeCluster.ended)
+        edge.store.ended(context.id, params.reason);
+        edge.counters.failuresSent++;
+        edge.masterLink.sendControl(context.id, Flag.Failure, utf8.encode(params.reason));
+      },
+      completeResume: ({ context }) => {
+        const s = get(context.id);
+        if (s) completeResume(edge, s);
+      },
+      enteredStale: ({ context, event }) => {
+        const s = get(context.id);
+        if (!s) return;
+        const since = context.staleSince ?? edge.clock.now();
+        edge.stale.set(s.id, s);
+        edge.clusterGlue?.enteredStale(s, since);
+        edge.reaper.add(s, since);
+        if (!s.hasSessionKey) edge.keyQueue.add(s);
+        // Restored sessions are already in the store as stale, and are logged once in all.
+        if (event.type !== 'edge.restored') {
+          edge.store.stale(s.id, since);
+          if (!edge.stopping) edge.log.info({ sessionId: s.id, state: 'stale' }, 'session.stale');
+        }
+        edge.onLifecycle?.({ type: 'session.stale', sessionId: s.id });
+        evictPastMax(edge);
+      },
+      leftStale: ({ context }) => {
+        const s = edge.stale.get(context.id);
+        if (!s) return;
+        edge.stale.delete(s.id);
+        edge.reaper.remove(s);
+        edge.clusterGlue?.leftStale(s);
+      },
+      release: ({ context }) => {
+        const s = get(context.id);
+        if (!s) return;
+        edge.sessions.delete(s.id);
+        edge.stale.delete(s.id);
+        edge.reaper.remove(s);
+        edge.paused.delete(s);
+        if (s.socket) detachSocket(edge, s, true);
+        s.missed?.clear();
+        s.missed = null;
+        if (context.endReason === 'kick') {
+          edge.counters.kicks++;
+          edge.store.ended(s.id, 'kick');
+        }
+        edge.clusterGlue?.ended(s.id, context.endReason);
+        edge.log.info({ sessionId: s.id, state: 'reaped', reason: context.endReason, resumes: context.resumes }, 'session.reaped');
+        edge.onLifecycle?.({ type: 'session.reaped', sessionId: s.id, reason: context.endReason ?? 'unknown' });
+      },
+    },
+  });
+}
+
+/** Past clients.max_stale_clients the oldest stale sessions are evicted. */
+function evictPastMax(edge: Edge): void {
+  const max = edge.config.clients.maxStaleClients;
+  while (edge.stale.size > max) {
+    const oldest = edge.stale.values().next().value as Session;
+    edge.stale.delete(oldest.id);
+    edge.log.info({ sessionId: oldest.id, staleClients: edge.stale.size + 1, max }, 'session.evicted');
+    edge.actorOf(oldest).send({ type: 'stale.evicted' });
+  }
+}
