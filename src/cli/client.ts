@@ -10,6 +10,7 @@ export async function runClient(address: string, tls: TlsClientOptions = {}): Pr
   client.on('message', (data) => process.stdout.write(`${Buffer.from(data).toString('utf8')}\n`));
   client.on('disconnected', (reason) => out(`disconnected (${reason}); resuming...`));
   client.on('resumed', (id) => out(`resumed session ${id}`));
+  client.on('sessionLost', (id) => out(`session ${id} is lost: the edge no longer knows it`));
   client.on('failed', (err) => {
     out(`session failed: ${err.message}`);
     process.exit(1);

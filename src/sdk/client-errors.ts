@@ -17,6 +17,12 @@ export type ClientErrorCode =
   | 'VL_ERR_EDGE_KEY_CHANGED'
   /** No resume attempt succeeded within the reconnect window. */
   | 'VL_ERR_RESUME_FAILED'
+  /**
+   * The edge does not know the session: it closed the resume right after our `ClientId`, without a
+   * `Challenge` (PROTOCOL.md sec. 3, reconnect step 4), on two attempts in a row. The session ended
+   * (expired, kicked, or the edge lost it); only a new session helps (`onSessionLost: 'new-session'`).
+   */
+  | 'VL_ERR_SESSION_LOST'
   /** The connection dropped and automatic reconnect is disabled. */
   | 'VL_ERR_DISCONNECTED'
   /** `send()` while reconnecting, past `maxQueuedMessages` or `maxQueuedBytes`. */
@@ -25,6 +31,9 @@ export type ClientErrorCode =
   | 'VL_ERR_MESSAGE_TOO_LARGE'
   /** The client is closed (by `close()` or after a failure). */
   | 'VL_ERR_CLOSED';
+
+/** The code of the error a client reports when the edge no longer knows its session. */
+export const VL_ERR_SESSION_LOST = 'VL_ERR_SESSION_LOST' satisfies ClientErrorCode;
 
 export class ClientError extends Error {
   readonly code: ClientErrorCode;

@@ -52,7 +52,17 @@ export async function resumeSession(link: Link, s: SessionSecrets): Promise<void
     );
   }
   link.send({ type: 'ClientId', id: s.id });
-  const { blob } = await link.read('Challenge');
+  let blob: Uint8Array;
+  try {
+    ({ blob } = await link.read('Challenge'));
+  } catch (err) {
+    // Step 4: "if id names no session, the edge closes". One such close is not proof (an edge going
+    // down closes its handshakes too): the caller decides how many make the session lost.
+    if (link.closedByPeerSilently && err instanceof ClientError && err.code === 'VL_ERR_HANDSHAKE') {
+      throw new ClientError('VL_ERR_SESSION_LOST', `the edge closed the connection after ClientId(${s.id}) without a Challenge: it does not know session ${s.id}`, { cause: err });
+    }
+    throw err;
+  }
   const secret = open(s.sessionKey, blob);
   if (secret instanceof ProtocolError) {
     link.destroy(secret.message);

@@ -51,6 +51,8 @@ export class Link {
   /** Why the connection ended, once it has. */
   #closed: string | null = null;
   #socketError: string | null = null;
+  /** The edge closed (or reset) the connection, rather than our destroy()/end() or a timeout. */
+  #closedByPeer = false;
   #waiter: Waiter | null = null;
   #handlers: DataHandlers | null = null;
   #paused = false;
@@ -116,6 +118,14 @@ export class Link {
 
   get closed(): boolean {
     return this.#closed !== null;
+  }
+
+  /**
+   * The edge ended the connection (a close or a reset) with no bytes of a frame pending: it said
+   * nothing more before it went. False when we destroyed it ourselves (timeout, bad packet, abort).
+   */
+  get closedByPeerSilently(): boolean {
+    return this.#closedByPeer && this.#decoder.bufferedBytes === 0;
   }
 
   /** Sends handshake packets as consecutive frames in ONE socket write. */
@@ -211,6 +221,7 @@ export class Link {
   }
 
   #onClose(): void {
+    if (this.#closed === null) this.#closedByPeer = true;
     this.#closed ??= this.#socketError ? `socket error: ${this.#socketError}` : 'the edge closed the connection';
     this.#signal.removeEventListener('abort', this.#onAbort);
     this.writer.discard();

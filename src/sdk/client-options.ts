@@ -33,6 +33,14 @@ export interface ClientOptions extends TlsClientOptions {
   /** Resume this persisted session instead of starting a new one. */
   resume?: ResumeState;
   reconnect?: ReconnectOptions;
+  /**
+   * What to do when the edge no longer knows the session (it closed our resume right after
+   * `ClientId`, without a `Challenge`, twice in a row): `'error'` (default) fails the client with
+   * VL_ERR_SESSION_LOST at once, instead of retrying for the rest of the window; `'new-session'`
+   * starts a new session by itself (fresh key pair unless `keyPair` is given) and carries on under
+   * its new id. Either way `sessionLost` is emitted first.
+   */
+  onSessionLost?: SessionLostPolicy;
   /** Messages `send()` may queue while reconnecting. Default 8192. */
   maxQueuedMessages?: number;
   /** Bytes `send()` may queue while reconnecting. Default 16 MiB. */
@@ -49,7 +57,10 @@ export interface ClientOptions extends TlsClientOptions {
   inboxMaxBytes?: number;
 }
 
+export type SessionLostPolicy = 'error' | 'new-session';
+
 export interface ResolvedOptions {
+  readonly onSessionLost: SessionLostPolicy;
   readonly tls: Readonly<TlsClientOptions>;
   readonly keyPair: KeyPair | null;
   readonly resume: ResumeState | null;
@@ -140,7 +151,12 @@ export function resolveOptions(options: ClientOptions = {}): ResolvedOptions {
     ...(options.cert !== undefined ? { cert: options.cert } : {}),
     ...(options.key !== undefined ? { key: options.key } : {}),
   });
+  const onSessionLost = options.onSessionLost ?? 'error';
+  if (onSessionLost !== 'error' && onSessionLost !== 'new-session') {
+    throw new ClientError('VL_ERR_BAD_OPTIONS', `option onSessionLost must be 'error' or 'new-session', got ${String(onSessionLost)}`);
+  }
   return Object.freeze({
+    onSessionLost,
     tls,
     keyPair: options.keyPair === undefined ? null : checkKeyPair(options.keyPair),
     resume: options.resume ?? null,

@@ -3,18 +3,18 @@
 import { EventEmitter } from 'node:events';
 import { constantTimeEqual, generateKeyPair } from '../io/crypto.js';
 import { formatAddress, parseAddress, type EdgeAddress } from './client-address.js';
-import { asClientError, ClientError } from './client-errors.js';
+import { asClientError, ClientError, isClientError } from './client-errors.js';
 import { startSession } from './client-handshake.js';
 import { Inbox, type InboxOwner } from './client-inbox.js';
 import { Link } from './client-link.js';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './client-options.js';
 import { Outbox } from './client-outbox.js';
-import { resumeWithin, type ResumePolicy } from './client-resume.js';
+import { newSessionWithin, resumeWithin, type ResumePolicy } from './client-resume.js';
 import { parseResumeState, toResumeState, type ResumeState, type SessionSecrets } from './client-resume-state.js';
 
-export { ClientError, isClientError, type ClientErrorCode } from './client-errors.js';
+export { ClientError, isClientError, VL_ERR_SESSION_LOST, type ClientErrorCode } from './client-errors.js';
 export type { EdgeAddress, EdgeScheme } from './client-address.js';
-export type { ClientOptions, ReconnectOptions, TlsClientOptions } from './client-options.js';
+export type { ClientOptions, ReconnectOptions, SessionLostPolicy, TlsClientOptions } from './client-options.js';
 export type { ResumeState } from './client-resume-state.js';
 export { generateKeyPair, type KeyPair } from '../io/crypto.js';
 
@@ -23,8 +23,18 @@ export type ClientState = 'connected' | 'reconnecting' | 'closed';
 export interface ClientEvents {
   /** One application frame from the edge. */
   message: [data: Uint8Array];
-  /** The session is ready (once, on the turn after connect() resolves). */
+  /**
+   * A session is ready: on the turn after connect() resolves, and again (with the new id) each time
+   * `onSessionLost: 'new-session'` replaced a lost session.
+   */
   session: [id: bigint];
+  /**
+   * The edge no longer knows session `lostId` (VL_ERR_SESSION_LOST). With `onSessionLost: 'error'`,
+   * 'failed' follows with the same error; with 'new-session', messages queued for the lost session
+   * are dropped and a new session is started ('session' follows with its id; what is sent from now
+   * on goes to it).
+   */
+  sessionLost: [lostId: bigint, error: ClientError];
   /** The connection dropped; the client is reconnecting. */
   disconnected: [reason: string];
   /** The session is live again on a new connection; queued messages have been sent. */
@@ -40,6 +50,8 @@ const encoder = new TextEncoder();
 
 interface ClientInit {
   address: EdgeAddress;
+  /** connect({ resume }) found the session lost and started a new one ('new-session'). */
+  lost: { id: bigint; error: ClientError } | null;
   options: ResolvedOptions;
   secrets: SessionSecrets;
   link: Link;
@@ -72,12 +84,19 @@ export async function connect(address: string | EdgeAddress, options: ClientOpti
   const abort = new AbortController();
   let secrets: SessionSecrets;
   let link: Link;
+  let lost: ClientInit['lost'] = null;
   if (opts.resume) {
     secrets = parseResumeState(opts.resume);
     if (opts.keyPair && !constantTimeEqual(opts.keyPair.secretKey, secrets.keyPair.secretKey)) {
       throw new ClientError('VL_ERR_BAD_OPTIONS', 'options keyPair and resume.secretKey name different keys; pass only resume');
     }
-    link = await resumeWithin(addr, secrets, policyOf(opts, true), abort.signal);
+    try {
+      link = await resumeWithin(addr, secrets, policyOf(opts, true), abort.signal);
+    } catch (err) {
+      if (!(isClientError(err) && err.code === 'VL_ERR_SESSION_LOST' && opts.onSessionLost === 'new-session')) throw err;
+      lost = { id: secrets.id, error: err };
+      ({ link, secrets } = await newSessionWithin(addr, opts.keyPair ?? generateKeyPair(), policyOf(opts, true), abort.signal));
+    }
   } else {
     link = await Link.dial(addr, { timeoutMs: opts.handshakeTimeoutMs, maxFrameSize: opts.maxFrameSize, signal: abort.signal, tls: opts.tls });
     try {
@@ -87,18 +106,15 @@ export async function connect(address: string | EdgeAddress, options: ClientOpti
       throw asClientError(err);
     }
   }
-  return new VoltlaneClient(kInit, { address: addr, options: opts, secrets, link, abort });
+  return new VoltlaneClient(kInit, { address: addr, lost, options: opts, secrets, link, abort });
 }
 
 /** A session with a Voltlane edge. Created by connect(). */
 export class VoltlaneClient extends EventEmitter<ClientEvents> {
-  /** The session id the edge assigned. */
-  readonly id: bigint;
-  /** The edge's compressed public key (33 bytes) seen when the session began. */
-  readonly edgePublicKey: Uint8Array;
   readonly #address: EdgeAddress;
   readonly #options: ResolvedOptions;
-  readonly #secrets: SessionSecrets;
+  #secrets: SessionSecrets;
+  #edgePublicKey: Uint8Array;
   readonly #abort: AbortController;
   readonly #outbox: Outbox;
   readonly #inboxes = new Set<Inbox>();
@@ -126,8 +142,7 @@ export class VoltlaneClient extends EventEmitter<ClientEvents> {
   constructor(token: typeof kInit, init: ClientInit) {
     if (token !== kInit) throw new TypeError('VoltlaneClient is created by connect(), not with new');
     super();
-    this.id = init.secrets.id;
-    this.edgePublicKey = Uint8Array.from(init.secrets.edgePublicKey);
+    this.#edgePublicKey = Uint8Array.from(init.secrets.edgePublicKey);
     this.#address = init.address;
     this.#options = init.options;
     this.#secrets = init.secrets;
@@ -138,11 +153,22 @@ export class VoltlaneClient extends EventEmitter<ClientEvents> {
       this.#startTimer = null;
       if (this.#link !== init.link) return;
       try {
-        this.emit('session', this.id);
+        if (init.lost) this.emit('sessionLost', init.lost.id, init.lost.error);
+        if (this.#link === init.link) this.emit('session', this.id);
       } finally {
         if (this.#link === init.link) this.#attach(init.link);
       }
     });
+  }
+
+  /** The session id the edge assigned (a new one after `onSessionLost: 'new-session'` replaced a lost session). */
+  get id(): bigint {
+    return this.#secrets.id;
+  }
+
+  /** The edge's compressed public key (33 bytes) seen when the session began. */
+  get edgePublicKey(): Uint8Array {
+    return this.#edgePublicKey;
   }
 
   get state(): ClientState {
@@ -254,9 +280,50 @@ export class VoltlaneClient extends EventEmitter<ClientEvents> {
     try {
       link = await resumeWithin(this.#address, this.#secrets, policyOf(this.#options, false), this.#abort.signal);
     } catch (err) {
+      if (this.#state !== 'reconnecting') return;
+      const e = asClientError(err, 'VL_ERR_RESUME_FAILED');
+      if (e.code === 'VL_ERR_SESSION_LOST') this.#sessionLost(e);
+      else this.#fail(e);
+      return;
+    }
+    this.#connected(link, 'resumed');
+  }
+
+  /** The edge does not know our session: fail, or start a new one ('new-session'). */
+  #sessionLost(err: ClientError): void {
+    const lostId = this.id;
+    if (this.#options.onSessionLost !== 'new-session') {
+      try {
+        this.emit('sessionLost', lostId, err);
+      } finally {
+        this.#fail(err);
+      }
+      return;
+    }
+    // What was queued belongs to the lost session's conversation: the master would get it under a new id.
+    this.#outbox.clear();
+    this.emit('sessionLost', lostId, err);
+    if (this.#state === 'reconnecting') void this.#startOver();
+  }
+
+  async #startOver(): Promise<void> {
+    let started: { link: Link; secrets: SessionSecrets };
+    try {
+      const keyPair = this.#options.keyPair ?? generateKeyPair();
+      started = await newSessionWithin(this.#address, keyPair, policyOf(this.#options, true), this.#abort.signal);
+    } catch (err) {
       if (this.#state === 'reconnecting') this.#fail(asClientError(err, 'VL_ERR_RESUME_FAILED'));
       return;
     }
+    if (this.#state === 'reconnecting') {
+      this.#secrets = started.secrets;
+      this.#edgePublicKey = Uint8Array.from(started.secrets.edgePublicKey);
+    }
+    this.#connected(started.link, 'session');
+  }
+
+  /** A resumed (or new) session's link is ready: send what was queued, announce it, start reading. */
+  #connected(link: Link, event: 'resumed' | 'session'): void {
     if (this.#state !== 'reconnecting') {
       link.destroy();
       return;
@@ -265,7 +332,7 @@ export class VoltlaneClient extends EventEmitter<ClientEvents> {
     this.#state = 'connected';
     this.#outbox.drainTo((msg) => link.writer.writeFrame(msg));
     try {
-      this.emit('resumed', this.id);
+      this.emit(event, this.id);
     } finally {
       if (this.#link === link) this.#attach(link);
     }

@@ -39,6 +39,11 @@ export class MiniEdge {
   greeting: Uint8Array[] = [];
   /** What happens to client data; echoes by default. */
   onData: (s: MiniSession, data: Uint8Array) => void = (s, data) => this.send(s.id, data);
+  /**
+   * How a resume of an unknown id is refused: 'close' right after ClientId (what the protocol says),
+   * or 'ping' (a Ping where the Challenge belongs, then close: a refusal that is not "unknown").
+   */
+  unknownIdAnswer: 'close' | 'ping' = 'close';
   /** TCP connections accepted so far. */
   connections = 0;
   readonly #server = net.createServer((socket) => this.#accept(socket));
@@ -151,7 +156,10 @@ export class MiniEdge {
         } else if (step === 'hello' && p.type === 'ClientId') {
           this.#log(`clientid ${p.id}`);
           const s = this.sessions.get(p.id);
-          if (!s) return refuse(`unknown id ${p.id}`);
+          if (!s) {
+            if (this.unknownIdAnswer === 'ping') socket.write(frames(hs({ type: 'Ping' })));
+            return refuse(`unknown id ${p.id}`);
+          }
           session = s;
           const secret = new Uint8Array(randomBytes(32));
           challenge = { secret, blob: seal(s.sessionKey, secret) };

@@ -1,7 +1,8 @@
 // voltlane/client in headless Chromium (Debian's /usr/bin/chromium via playwright-core): the browser build,
 // loaded by a plain <script type="module"> from a page served here, talks to a real edge over WebSocket,
-// exchanges data with a master, loses its socket, resumes with the missed packets replayed in order, and
-// resumes again from a ResumeState kept in localStorage across a page reload.
+// exchanges data with a master, loses its socket, resumes with the missed packets replayed in order,
+// resumes again from a ResumeState kept in localStorage across a page reload, reports the session lost once
+// the master kicked it, and starts a new session from the stale ResumeState with onSessionLost: 'new-session'.
 // Skipped (with the reason) when Chromium is missing outside CI; with CI=true a missing Chromium fails.
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -53,14 +54,16 @@ function watch(c) {
   c.on('message', (m) => events.push('msg:' + new TextDecoder().decode(m)));
   c.on('disconnected', () => events.push('disconnected'));
   c.on('resumed', () => events.push('resumed'));
-  c.on('failed', (e) => events.push('failed:' + e.message));
+  c.on('failed', (e) => events.push('failed:' + e.code));
+  c.on('sessionLost', (id, e) => events.push('sessionLost:' + id + ':' + e.code));
+  c.on('session', (id) => events.push('session:' + id));
   localStorage.setItem('voltlane', JSON.stringify(c.resumeState()));
   return String(c.id);
 }
 window.start = async (url) => watch(await connect(url, opts));
-window.resumeStored = async () => {
+window.resumeStored = async (extra) => {
   const state = JSON.parse(localStorage.getItem('voltlane'));
-  return watch(await connect(state.address, { ...opts, resume: state }));
+  return watch(await connect(state.address, { ...opts, ...extra, resume: state }));
 };
 window.ready = true;
 </script>`;
@@ -128,7 +131,7 @@ describe('voltlane/client in headless Chromium', () => {
     await page.evaluate(() => (globalThis as unknown as { client: { send(s: string): void } }).client.send('hello from the browser'));
     await t.master.expect((p) => p.id === id && p.flag === Flag.Data && text(p.data) === 'hello from the browser', 10_000);
     t.master.send(id, Flag.Data, new TextEncoder().encode('hello, browser'));
-    await expect.poll(events, { timeout: 10_000 }).toEqual(['msg:hello, browser']);
+    await expect.poll(events, { timeout: 10_000 }).toEqual([`session:${id}`, 'msg:hello, browser']);
 
     // The network goes down and the socket is lost: the session goes stale, the master's packets are buffered.
     await page.evaluate(() => {
@@ -145,7 +148,7 @@ describe('voltlane/client in headless Chromium', () => {
     t.master.send(id, Flag.Data, new TextEncoder().encode('live again'));
     await expect
       .poll(events, { timeout: 10_000 })
-      .toEqual(['msg:hello, browser', 'disconnected', 'resumed', 'msg:missed 0', 'msg:missed 1', 'msg:missed 2', 'msg:live again']);
+      .toEqual([`session:${id}`, 'msg:hello, browser', 'disconnected', 'resumed', 'msg:missed 0', 'msg:missed 1', 'msg:missed 2', 'msg:live again']);
     expect(t.edge.counters.replayed).toBe(3);
 
     // A page reload: the new page resumes the same session from the ResumeState it left in localStorage.
@@ -156,9 +159,24 @@ describe('voltlane/client in headless Chromium', () => {
     await expect.poll(() => t.edge.sessions.get(Number(id))?.missed?.count ?? 0, { timeout: 10_000 }).toBe(1);
     const again = await page.evaluate(() => (globalThis as unknown as { resumeStored(): Promise<string> }).resumeStored());
     expect(BigInt(again)).toBe(id);
-    await expect.poll(events, { timeout: 10_000 }).toEqual(['msg:while reloading']);
+    await expect.poll(events, { timeout: 10_000 }).toEqual([`session:${id}`, 'msg:while reloading']);
     await page.evaluate(() => (globalThis as unknown as { client: { send(s: string): void } }).client.send('back after reload'));
     await t.master.expect((p) => p.id === id && text(p.data) === 'back after reload', 10_000);
+
+    // The master kicks the session: the client's resume is closed after ClientId; it reports the session lost.
+    const clear = () => page.evaluate(() => (globalThis as unknown as { events: string[] }).events.splice(0));
+    await clear();
+    t.master.send(id, Flag.Kick);
+    await expect
+      .poll(events, { timeout: 15_000 })
+      .toEqual(['disconnected', `sessionLost:${id}:VL_ERR_SESSION_LOST`, 'failed:VL_ERR_SESSION_LOST']);
+    // A new page load with the stale ResumeState and onSessionLost: 'new-session' begins a new session.
+    await clear();
+    const fresh = BigInt(await page.evaluate(() => (globalThis as unknown as { resumeStored(o: object): Promise<string> }).resumeStored({ onSessionLost: 'new-session' })));
+    expect(fresh > id).toBe(true);
+    await expect.poll(events, { timeout: 10_000 }).toEqual([`sessionLost:${id}:VL_ERR_SESSION_LOST`, `session:${fresh}`]);
+    await page.evaluate(() => (globalThis as unknown as { client: { send(s: string): void } }).client.send('on a new session'));
+    await t.master.expect((p) => p.id === fresh && text(p.data) === 'on a new session', 10_000);
     expect(pageErrors).toEqual([]);
   });
 });

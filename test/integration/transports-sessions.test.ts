@@ -208,10 +208,11 @@ describe('limits count every transport together, per address', () => {
     const { t, addr } = await startAll({ limits: { failedResumesPerAddressPerMin: 2 } });
     const a = await client(addr.tcp!);
     const state = { ...a.resumeState(), id: '999' };
-    await expect(connect(addr.ws!, { ...ONE_SHOT, resume: state })).rejects.toMatchObject({ code: 'VL_ERR_RESUME_FAILED' });
-    await expect(connect(addr.tls!, { ...ONE_SHOT, ca: cert.cert, resume: state })).rejects.toMatchObject({ code: 'VL_ERR_RESUME_FAILED' });
-    // Third attempt, even for a real session, is refused for this address.
-    await expect(connect(addr.ws!, { ...ONE_SHOT, resume: a.resumeState() })).rejects.toMatchObject({ code: 'VL_ERR_RESUME_FAILED' });
+    await expect(connect(addr.ws!, { ...ONE_SHOT, resume: state })).rejects.toMatchObject({ code: 'VL_ERR_SESSION_LOST' });
+    await expect(connect(addr.tls!, { ...ONE_SHOT, ca: cert.cert, resume: state })).rejects.toMatchObject({ code: 'VL_ERR_SESSION_LOST' });
+    // Third attempt, even for a real session, is refused for this address: on the wire it is the same close
+    // after ClientId, so a one-shot client takes it for a lost session too.
+    await expect(connect(addr.ws!, { ...ONE_SHOT, resume: a.resumeState() })).rejects.toMatchObject({ code: 'VL_ERR_SESSION_LOST' });
     const reasons = logsWith(t, 'handshake.refused').map((l) => [l.transport, String(l.reason)]);
     expect(reasons).toContainEqual(['ws', 'resume of unknown session 999']);
     expect(reasons).toContainEqual(['tls', 'resume of unknown session 999']);
