@@ -29,11 +29,12 @@ pids+=($!)
 
 export VOLTLANE_CLUSTER_REDIS_URL="redis://127.0.0.1:$redis_port"
 export VOLTLANE_CLIENTS_MISSED_PACKETS_BUFFER_SIZE="${VOLTLANE_CLIENTS_MISSED_PACKETS_BUFFER_SIZE:-256}"
+# One config and one key for the three edges (they must share the key).
+[ -f "$dir/connserver.toml" ] || (voltlane init --config "$dir/connserver.toml") >/dev/null
 for i in 0 1 2; do
   (voltlane --config "$dir/connserver.toml" --listen "127.0.0.1:$((42010 + i))" --master 127.0.0.1:42001 \
     --http "127.0.0.1:$((9470 + i))" --log-format json) >"$dir/edge$i.log" 2>&1 &
   pids+=($!)
-  # The first edge writes connserver.toml and voltlane.key; the others read the same files.
   until grep -q '"edge.started"' "$dir/edge$i.log" 2>/dev/null; do
     if ! kill -0 "${pids[-1]}" 2>/dev/null; then cat "$dir/edge$i.log" >&2; exit 1; fi
     sleep 0.1

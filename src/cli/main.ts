@@ -10,7 +10,8 @@ Usage:
   voltlane [--config FILE] [--listen ADDR] [--master ADDR] [--log-level LEVEL] [--log-format pretty|json]
            [--inspect [PORT]] [--inspect-sessions N] [--inspect-id ID] [--http ADDR] [--workers N|auto]
       Run the edge daemon. FILE defaults to ./connserver.toml, written with commented
-      defaults on first start. The edge key is kept in voltlane.key beside it.
+      defaults on first start; a FILE named with --config must exist (voltlane init writes one).
+      The edge key is kept in voltlane.key beside it.
       Precedence: flags > environment (VOLTLANE_<SECTION>_<KEY>) > .env > file > defaults.
       --inspect [PORT]      relay for the Stately inspector on 127.0.0.1 (default port 9465,
                             or general.inspect_port); prints the URL to open
@@ -20,6 +21,10 @@ Usage:
                             (or [http] address; e.g. 127.0.0.1:9464)
       --workers N|auto      N processes share the listening port as one cluster (or general.workers;
                             auto: one per core); needs [cluster] redis_url
+  voltlane init [--config FILE] [--force]
+      Write the commented default config to FILE (default ./connserver.toml, parent directories
+      too) and create the edge key (mode 0600) where it says. An existing FILE is kept unless
+      --force; an existing key is never replaced.
   voltlane machines [session|supervisor] [--format mermaid|json|dot|xstate]
       Print the session and supervisor machines (states, events, guards, delays),
       generated from their definitions; xstate: the config createMachine accepts.
@@ -80,6 +85,7 @@ async function main(argv: string[]): Promise<void> {
       cert: { type: 'string' },
       key: { type: 'string' },
       browser: { type: 'boolean' },
+      force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -109,6 +115,12 @@ async function main(argv: string[]): Promise<void> {
         ...(logFormat ? { logFormat } : {}),
         ...observeFlags(values),
       }, workersFlag(values.workers));
+      return;
+    }
+    case 'init': {
+      if (rest.length > 0) throw new UsageError(`voltlane init takes no arguments (the file is --config FILE), not ${JSON.stringify(rest[0])}`);
+      const { runInit } = await import('./init.js');
+      for (const line of runInit(values.config, values.force ?? false)) process.stdout.write(`voltlane: ${line}\n`);
       return;
     }
     case 'machines': {

@@ -14,8 +14,6 @@ export interface RunOptions extends ObserveFlags {
   master?: string;
   logLevel?: string;
   logFormat?: LogFormat;
-  /** Key file; default `voltlane.key` beside the config file. */
-  keyPath?: string;
 }
 
 export interface RunningEdge {
@@ -27,10 +25,15 @@ export interface RunningEdge {
   observe: Observability;
 }
 
+/** Where the edge key lives: `voltlane.key` beside the config file. */
+export function keyFilePath(_config: Config, configPath: string): string {
+  return join(dirname(configPath), 'voltlane.key');
+}
+
 /** Starts the daemon (config, key, logger, edge). The caller decides how it stops. */
 export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
   const loaded = loadConfig({
-    ...(o.configPath ? { path: o.configPath } : {}),
+    ...(o.configPath ? { path: o.configPath, mustExist: true } : {}),
     flags: {
       ...(o.listen ? { listen: o.listen } : {}),
       ...(o.master ? { master: o.master } : {}),
@@ -42,7 +45,7 @@ export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
   if (loaded.created) log.info({ path: loaded.path }, 'config.created: wrote the default configuration');
   else log.info({ path: loaded.path }, 'config.loaded');
   for (const w of loaded.warnings) log.warn({ path: loaded.path }, `config.warning: ${w}`);
-  const keyPath = o.keyPath ?? join(dirname(loaded.path), 'voltlane.key');
+  const keyPath = keyFilePath(config, loaded.path);
   const { keyPair, created } = loadOrCreateKeyFile(keyPath);
   log.info({ path: keyPath, created, publicKey: Buffer.from(keyPair.publicKey).toString('hex') }, 'edge.key');
   const observe = prepareObservability(config, o);

@@ -3,11 +3,10 @@
 // them all on SIGTERM/SIGINT. Each worker is a whole edge with its own firehose to the master.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import { loadConfig, ConfigError, type Config } from '../config/index.js';
 import { loadOrCreateKeyFile } from '../config/keyfile.js';
 import { createLogger } from '../log.js';
-import { runDaemon, type RunOptions } from './run.js';
+import { keyFilePath, runDaemon, type RunOptions } from './run.js';
 
 /** The worker count a config (or --workers) asks for: 'auto' is one per core. */
 export function workerCount(w: Config['general']['workers'] | undefined): number {
@@ -27,7 +26,7 @@ export function isWorker(): boolean {
 export async function runEdge(o: RunOptions, workersFlag: Config['general']['workers'] | undefined): Promise<void> {
   if (cluster.isWorker) return runDaemon(o);
   const loaded = loadConfig({
-    ...(o.configPath ? { path: o.configPath } : {}),
+    ...(o.configPath ? { path: o.configPath, mustExist: true } : {}),
     flags: { ...(o.listen ? { listen: o.listen } : {}), ...(o.master ? { master: o.master } : {}), ...(o.logLevel ? { logLevel: o.logLevel } : {}) },
   });
   const count = workerCount(workersFlag ?? loaded.config.general.workers);
@@ -41,8 +40,7 @@ export async function runEdge(o: RunOptions, workersFlag: Config['general']['wor
   }
   const log = createLogger({ level: loaded.config.general.logLevel, ...(o.logFormat ? { format: o.logFormat } : {}) }).child({ role: 'primary' });
   // The key file is created here, once, before the workers read it.
-  const keyPath = o.keyPath ?? join(dirname(loaded.path), 'voltlane.key');
-  loadOrCreateKeyFile(keyPath);
+  loadOrCreateKeyFile(keyFilePath(loaded.config, loaded.path));
   let stopping = false;
   const fork = () => cluster.fork({ VOLTLANE_WORKER: '1' });
   let recentDeaths: number[] = [];

@@ -24,6 +24,11 @@ export interface LoadOptions {
   flags?: { listen?: string; master?: string; logLevel?: string };
   /** Write DEFAULT_CONFIG_TOML when the file is missing, creating parent dirs. Default true. */
   writeDefault?: boolean;
+  /**
+   * A missing file is an error naming the command that creates it (`voltlane init --config PATH`), whatever
+   * writeDefault says: a path the user named must hold their config, never a fresh default (and a fresh key).
+   */
+  mustExist?: boolean;
   /** Read VOLTLANE_* variables from <cwd>/.env. Default true. */
   dotenv?: boolean;
 }
@@ -75,7 +80,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const path = resolve(cwd, opts.path ?? 'connserver.toml');
   const warnings: string[] = [];
 
-  const file = readOrCreate(path, opts.writeDefault ?? true);
+  const file = readOrCreate(path, opts.writeDefault ?? true, opts.mustExist ? (opts.path ?? path) : undefined);
   const settings = defaultSettings();
   if (file.text !== undefined) overlay(settings, fileSettings(file.text, path, warnings));
   if (opts.dotenv ?? true) {
@@ -101,9 +106,11 @@ export function parseConfigText(text: string, origin = 'connserver.toml'): { con
   return deepFreeze({ config, warnings });
 }
 
-function readOrCreate(path: string, writeDefault: boolean): { text: string | undefined; created: boolean } {
+/** `asTyped`: the path as the user gave it, when a missing file is an error. */
+function readOrCreate(path: string, writeDefault: boolean, asTyped: string | undefined): { text: string | undefined; created: boolean } {
   const existing = readOptional(path, 'config file');
   if (existing !== undefined) return { text: existing, created: false };
+  if (asTyped !== undefined) throw missingConfigError(path, asTyped);
   if (!writeDefault) return { text: undefined, created: false };
   try {
     mkdirSync(dirname(path), { recursive: true });
@@ -117,6 +124,20 @@ function readOrCreate(path: string, writeDefault: boolean): { text: string | und
     });
   }
   return { text: DEFAULT_CONFIG_TOML, created: true };
+}
+
+/** The error for a config file the user named that does not exist: it says how to create one. */
+export function missingConfigError(path: string, asTyped: string = path): ConfigError {
+  return new ConfigError(
+    `config file ${path} does not exist (only the default ./connserver.toml is written on first start); ` +
+      `create it with: voltlane init --config ${shellWord(asTyped)}`,
+    { source: path },
+  );
+}
+
+/** A path as one shell word: as it is when that is safe, else in single quotes. */
+export function shellWord(s: string): string {
+  return /^[A-Za-z0-9_.,:/@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** File contents, or undefined when it does not exist; any other failure is a ConfigError. */

@@ -62,6 +62,8 @@ describe.skipIf(only === 'in-process' || !existsSync(daemon))('lifecycle, the re
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'vl-fuzz-daemon-'));
+    const { configIn } = await import('../helpers/daemon.js');
+    configIn(dir);
     const master = new MasterPeer({ host: '127.0.0.1', port: masterPort, timeoutMs: 8000 });
     await master.listen();
     const child = spawn(process.execPath, [daemon.pathname, '--config', join(dir, 'connserver.toml'), '--listen', `127.0.0.1:${edgePort}`], {

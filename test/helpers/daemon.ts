@@ -1,7 +1,9 @@
 // The `voltlane` command as a child process (the built dist/), for tests that need real processes: kill -9, workers.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_CONFIG_TOML } from '../../src/config/index.js';
 import { waitFor } from './wire.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -65,4 +67,14 @@ export async function stopDaemon(d: Daemon, signal: NodeJS.Signals = 'SIGKILL'):
   if (d.child.exitCode !== null || d.child.signalCode !== null) return;
   process.kill(d.child.pid!, signal);
   await d.exited;
+}
+
+/**
+ * `<dir>/connserver.toml`, written with the default configuration if it is not there yet: the daemon refuses a
+ * --config path that does not exist (voltlane init writes one), so tests that name one write it first.
+ */
+export function configIn(dir: string): string {
+  const path = join(dir, 'connserver.toml');
+  if (!existsSync(path)) writeFileSync(path, DEFAULT_CONFIG_TOML);
+  return path;
 }

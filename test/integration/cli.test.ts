@@ -12,6 +12,7 @@ import { DEFAULT_CONFIG_TOML } from '../../src/config/index.js';
 import { Flag } from '../../src/io/firehose.js';
 import { freePort, frame, rawNewSession, RawMaster, text, waitFor } from '../helpers/wire.js';
 import { TestCa } from '../helpers/certs.js';
+import { configIn } from '../helpers/daemon.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const children: ChildProcess[] = [];
@@ -52,9 +53,10 @@ function tempDir(): string {
   return d;
 }
 
-async function startDaemon(dir: string, masterPort: number): Promise<{ run: Run; port: number }> {
+/** The daemon in `dir`: with `--config <dir>/connserver.toml` (written first), or as `firstStart` without --config. */
+async function startDaemon(dir: string, masterPort: number, firstStart = false): Promise<{ run: Run; port: number }> {
   const port = await freePort();
-  const run = voltlane(['--config', join(dir, 'connserver.toml'), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json'], { cwd: dir });
+  const run = voltlane([...(firstStart ? [] : ['--config', configIn(dir)]), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json'], { cwd: dir });
   await waitFor(() => run.out().includes('edge.started') || run.child.exitCode !== null, 10_000, 'the daemon to start');
   expect(run.child.exitCode).toBeNull();
   return { run, port };
@@ -75,7 +77,7 @@ describe('voltlane (the command)', () => {
     const master = new RawMaster();
     masters.push(master);
     const masterPort = await master.listen();
-    const first = await startDaemon(dir, masterPort);
+    const first = await startDaemon(dir, masterPort, true);
     expect(readFileSync(join(dir, 'connserver.toml'), 'utf8')).toBe(DEFAULT_CONFIG_TOML);
     expect(statSync(join(dir, 'voltlane.key')).mode & 0o777).toBe(0o600);
     await master.connected();
@@ -98,7 +100,7 @@ describe('voltlane (the command)', () => {
 
   it('refuses a bad configuration value with exit 2 and a message naming the key', async () => {
     const dir = tempDir();
-    const run = voltlane(['--config', join(dir, 'connserver.toml')], { cwd: dir, env: { VOLTLANE_CLIENTS_STALE_TIMEOUT_SECS: 'soon' } });
+    const run = voltlane(['--config', configIn(dir)], { cwd: dir, env: { VOLTLANE_CLIENTS_STALE_TIMEOUT_SECS: 'soon' } });
     expect(await run.exited).toBe(2);
     expect(run.err()).toContain('clients.stale_timeout_secs');
     expect(run.err()).toContain('VOLTLANE_CLIENTS_STALE_TIMEOUT_SECS');
@@ -149,7 +151,7 @@ describe('voltlane over TLS and WebSocket', () => {
         VOLTLANE_WEBSOCKET_PATH: '/edge',
       };
       const port = await freePort();
-      const daemon = voltlane(['--config', join(dir, 'connserver.toml'), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json'], { cwd: tempDir(), env });
+      const daemon = voltlane(['--config', configIn(dir), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json'], { cwd: tempDir(), env });
       await waitFor(() => daemon.out().includes('edge.started') || daemon.child.exitCode !== null, 10_000, 'the daemon to start');
       expect(daemon.out()).toContain(`"tls":"127.0.0.1:${tlsPort}"`);
       const talk = async (args: string[], line: string) => {

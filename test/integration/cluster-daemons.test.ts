@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
 import { listen, type EdgeConnection } from '../../src/sdk/master.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
-import { requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
+import { configIn, requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
 import { freePort, frame, rawNewSession, rawResume, RawMaster, sleep, text, waitFor, type RawSession } from '../helpers/wire.js';
 
 let redis: RedisServer;
@@ -37,7 +37,7 @@ async function edgeDaemon(dir: string, prefix: string): Promise<{ d: Daemon; por
   masters.push(master);
   const masterPort = await master.listen();
   const port = await freePort();
-  const d = voltlane(['--config', join(dir, 'connserver.toml'), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json'], {
+  const d = voltlane(['--config', configIn(dir), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json'], {
     cwd: dir,
     env: {
       VOLTLANE_CLUSTER_REDIS_URL: redis.url,
@@ -120,7 +120,7 @@ describe('a cluster of daemons', () => {
     dirs.push(dir1, dir2);
     await edgeDaemon(dir1, prefix);
     const port = await freePort();
-    const d = voltlane(['--config', join(dir2, 'connserver.toml'), '--listen', `127.0.0.1:${port}`], {
+    const d = voltlane(['--config', configIn(dir2), '--listen', `127.0.0.1:${port}`], {
       cwd: dir2,
       env: { VOLTLANE_CLUSTER_REDIS_URL: redis.url, VOLTLANE_CLUSTER_KEY_PREFIX: prefix },
     });
@@ -141,7 +141,7 @@ describe('a cluster of daemons', () => {
       const seen = new Map<bigint, EdgeConnection>();
       master.on('data', (id, _d, e) => seen.set(id, e));
       const port = await freePort();
-      const d = voltlane(['--config', join(dir, 'connserver.toml'), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${master.address.port}`, '--log-format', 'json', '--workers', '2'], {
+      const d = voltlane(['--config', configIn(dir), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${master.address.port}`, '--log-format', 'json', '--workers', '2'], {
         cwd: dir,
         env: { VOLTLANE_CLUSTER_REDIS_URL: redis.url, VOLTLANE_CLUSTER_KEY_PREFIX: `d${++prefixes}`, VOLTLANE_CLIENTS_MISSED_PACKETS_BUFFER_SIZE: '16' },
       });
@@ -188,7 +188,7 @@ describe('a cluster of daemons', () => {
   it('--workers 2 without [cluster] redis_url is refused with a message naming the key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'voltlane-cluster-'));
     dirs.push(dir);
-    const d = voltlane(['--config', join(dir, 'connserver.toml'), '--workers', '2'], { cwd: dir, env: { VOLTLANE_CLUSTER_REDIS_URL: '' } });
+    const d = voltlane(['--config', configIn(dir), '--workers', '2'], { cwd: dir, env: { VOLTLANE_CLUSTER_REDIS_URL: '' } });
     daemons.push(d);
     expect(await d.exited).toBe(2);
     expect(d.err()).toMatch(/general\.workers = 2 needs \[cluster\] redis_url/);

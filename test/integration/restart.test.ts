@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
+import { configIn } from '../helpers/daemon.js';
 import { freePort, frame, rawNewSession, rawResume, RawMaster, refused, text, waitFor, type RawSession } from '../helpers/wire.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -45,7 +46,7 @@ const BUFFERING = {
 async function daemon(dir: string, port: number, masterPort: number, env: Record<string, string> = {}): Promise<Daemon> {
   const child = spawn(
     process.execPath,
-    [MAIN, '--config', join(dir, 'connserver.toml'), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json'],
+    [MAIN, '--config', configIn(dir), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json'],
     { cwd: dir, env: { ...process.env, ...BUFFERING, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);
