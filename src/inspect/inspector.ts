@@ -40,6 +40,13 @@ export class EdgeInspector {
   readonly #queue: DropQueue<InspectionEvent>;
   /** Inspected actors that are still running, by XState sessionId, with their root id. */
   readonly #actors = new Map<string, { ref: ActorRefLike; rootId: string | undefined }>();
+  /** Every actor shown to the UIs (registered), running or not: an event from any other actor is not shown. */
+  readonly #shown = new WeakSet<object>();
+  /**
+   * Events from actors not shown (an unsampled session's `xstate.done.actor` to the supervisor): left out, and
+   * so is the snapshot they produce in the receiving actor, which would name them too.
+   */
+  readonly #hidden = new WeakSet<object>();
   #scheduled = false;
   #closed = false;
 
@@ -79,17 +86,24 @@ export class EdgeInspector {
     if (this.#closed) return;
     if (ev.type === '@xstate.actor') {
       this.#actors.set(ev.actorRef.sessionId, { ref: ev.actorRef, rootId: ev.rootId });
+      this.#shown.add(ev.actorRef);
     } else if (ev.type === '@xstate.snapshot') {
       if (ev.snapshot.status !== 'active') {
         this.#actors.delete(ev.actorRef.sessionId);
         const id = sessionIdOf(ev.actorRef);
         if (id !== null) this.sampler.release(id);
       }
-    } else if (ev.type !== '@xstate.event') {
+      if (this.#hidden.has(ev.event)) return;
+    } else if (ev.type === '@xstate.event') {
+      if (ev.sourceRef !== undefined && !this.#shown.has(ev.sourceRef)) {
+        this.#hidden.add(ev.event);
+        return;
+      }
+    } else {
       return; // microsteps and actions: the inspector does not show them
     }
     if (this.relay.clients === 0) return;
-    this.#queue.push(ev);
+    this.#queue.push(ev, ev.type === '@xstate.actor');
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.#flush());
@@ -101,13 +115,18 @@ export class EdgeInspector {
     this.#scheduled = false;
     for (let ev = this.#queue.shift(); ev !== undefined; ev = this.#queue.shift()) {
       const out = toStately(ev);
-      if (out !== null) this.relay.broadcast(JSON.stringify(out));
+      if (out !== null) this.relay.broadcast(JSON.stringify(out), ev.type === '@xstate.actor');
     }
   }
 
+  /**
+   * Sends what is still queued (the supervisor's drain and stop, the sessions' final states: call it after the
+   * edge stopped), then closes the UIs' sockets with 1001 (going away) once their data is out.
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#flush();
     this.#closed = true;
-    this.#queue.clear();
     this.#actors.clear();
     await this.relay.close();
   }

@@ -1,5 +1,7 @@
-// A bounded FIFO for inspection events: past its capacity new items are dropped and counted,
-// so a slow inspector can never grow memory or hold up the edge.
+// A bounded FIFO for inspection events: past its capacity new items are dropped and counted, so a slow inspector
+// can never grow memory or hold up the edge. Items pushed as `keep` (actor registrations, without which the UI
+// cannot place that actor's events) are never dropped: they are few (one per inspected actor, and the sample
+// bounds those) and take room beyond the capacity when the queue is full of other events.
 
 export class DropQueue<T> {
   readonly capacity: number;
@@ -19,13 +21,14 @@ export class DropQueue<T> {
     return this.#size;
   }
 
-  /** Appends `item`; false (and counted as dropped) when full. */
-  push(item: T): boolean {
-    if (this.#size === this.capacity) {
+  /** Appends `item`; false (and counted as dropped) when full, unless `keep`. */
+  push(item: T, keep = false): boolean {
+    if (this.#size >= this.capacity && !keep) {
       this.dropped++;
       return false;
     }
-    this.#items[(this.#head + this.#size) % this.capacity] = item;
+    if (this.#size === this.#items.length) this.#grow();
+    this.#items[(this.#head + this.#size) % this.#items.length] = item;
     this.#size++;
     return true;
   }
@@ -35,14 +38,24 @@ export class DropQueue<T> {
     if (this.#size === 0) return undefined;
     const item = this.#items[this.#head];
     this.#items[this.#head] = undefined;
-    this.#head = (this.#head + 1) % this.capacity;
+    this.#head = (this.#head + 1) % this.#items.length;
     this.#size--;
+    if (this.#size === 0 && this.#items.length > this.capacity) this.clear();
     return item;
   }
 
   clear(): void {
-    this.#items.fill(undefined);
+    this.#items = new Array<T | undefined>(this.capacity);
     this.#head = 0;
     this.#size = 0;
+  }
+
+  /** Room for kept items past the capacity; in order, oldest first. */
+  #grow(): void {
+    const n = this.#items.length;
+    const next = new Array<T | undefined>(n * 2);
+    for (let i = 0; i < this.#size; i++) next[i] = this.#items[(this.#head + i) % n];
+    this.#items = next;
+    this.#head = 0;
   }
 }

@@ -30,4 +30,15 @@ describe('DropQueue', () => {
     expect([q.shift(), q.shift(), q.shift(), q.shift()]).toEqual([2, 3, 6, undefined]);
     expect(q.size).toBe(0);
   });
+
+  it('never drops a kept item (an actor registration): it takes room past the capacity, in order', () => {
+    const q = new DropQueue<string>(2);
+    expect([q.push('e1'), q.push('e2'), q.push('e3'), q.push('r1', true), q.push('e4'), q.push('r2', true), q.push('r3', true)]).toEqual([true, true, false, true, false, true, true]);
+    expect(q.dropped).toBe(2);
+    expect(q.size).toBe(5);
+    expect([q.shift(), q.shift(), q.shift()]).toEqual(['e1', 'e2', 'r1']);
+    expect(q.push('e5')).toBe(false); // still 2 items: full for others
+    expect([q.shift(), q.shift(), q.shift()]).toEqual(['r2', 'r3', undefined]);
+    expect([q.push('e6'), q.push('e7'), q.push('e8')]).toEqual([true, true, false]);
+  });
 });
