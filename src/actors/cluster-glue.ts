@@ -1,6 +1,6 @@
 // The cluster glue (src/cluster/edge-cluster.ts) with what it may do to this edge's sessions.
 import { EdgeCluster } from '../cluster/edge-cluster.js';
-import type { RedisCluster } from '../cluster/redis-cluster.js';
+import type { ClusterMember } from '../cluster/member.js';
 import { Flag } from '../io/firehose.js';
 import { detachSocket, forwardFrames } from './client-path.js';
 import type { ClientSocket } from './client-sockets.js';
@@ -9,7 +9,7 @@ import { routeMasterFrame } from './master-router.js';
 import { completeResume, resumeFailed, resumePassedHere } from './resume-flow.js';
 import type { Session } from './session.js';
 
-export function joinCluster(edge: Edge, store: RedisCluster): EdgeCluster {
+export function joinCluster(edge: Edge, store: ClusterMember): EdgeCluster {
   const forwardLeftovers = (s: Session) => {
     const sock = s.socket as ClientSocket | null;
     if (sock && s.decoder) forwardFrames(edge, s, sock);

@@ -14,7 +14,7 @@ import type { SessionMachine } from '../machines/session.js';
 import type { supervisorMachine } from '../machines/supervisor.js';
 import type { Logger } from '../log.js';
 import type { EdgeCluster } from '../cluster/edge-cluster.js';
-import type { RedisCluster } from '../cluster/redis-cluster.js';
+import type { ClusterMember } from '../cluster/member.js';
 import { IdAllocator } from '../store/ids.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { SessionStore } from '../store/store.js';
@@ -53,7 +53,7 @@ export interface EdgeOptions {
   /** Hears every lifecycle moment the edge logs (metrics, status page); never called per packet. */
   onLifecycle?: (ev: EdgeLifecycleEvent) => void;
   /** Cluster mode: this edge's membership (joined). Without it the edge holds its sessions alone. */
-  cluster?: RedisCluster;
+  cluster?: ClusterMember;
   /**
    * Where sessions outlive the process (src/store). Default: a MemoryStore (nothing survives; sessions end
    * with a Failure at shutdown). With a store and `state.persist_sessions` on, shutdown keeps every session.
@@ -138,7 +138,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   readonly keyQueue = new KeyQueue((s) => {
     if (!s.hasSessionKey && this.sessions.get(s.id) === s) this.deriveSessionKey(s);
   });
-  /** @internal Cluster mode: sessions shared with other edges through Redis (src/cluster/). */
+  /** @internal Cluster mode: sessions shared with other edges through Redis or the primary process (src/cluster/). */
   readonly clusterGlue: EdgeCluster | null;
   /** @internal Where sessions outlive the process. */
   readonly store: SessionStore;
@@ -171,7 +171,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     this.#inspectSession = o.inspectSession ?? (() => true);
     this.onLifecycle = o.onLifecycle;
     this.store = o.store ?? new MemoryStore();
-    // In a cluster, Redis keeps the sessions (src/cluster); the store here keeps them for a single edge.
+    // In a cluster, the cluster store keeps the sessions (src/cluster); the store here keeps them for a single edge.
     this.#keepSessions = o.store !== undefined && o.cluster === undefined && (o.config.state?.persistSessions ?? true);
     this.#ids = new IdAllocator(this.store, (err) => this.log.error({ err: String(err), store: this.store.kind }, 'store.ids_failed'));
     this.edgePublicKeyFrame = encodeFrame(encodeHandshake({ type: 'PubKey', key: o.keyPair.publicKey }));
@@ -303,8 +303,8 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     };
   }
 
-  /** Cluster mode: this edge's membership and Redis health; null when the edge runs alone. */
-  get cluster(): RedisCluster | null {
+  /** Cluster mode: this edge's membership and cluster store health; null when the edge runs alone. */
+  get cluster(): ClusterMember | null {
     return this.clusterGlue?.store ?? null;
   }
 
@@ -453,7 +453,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
 
   resumePassed(p: PendingConnection): void {
     const s = p.session!;
-    // In a cluster the session is claimed in Redis first (it may come from another edge).
+    // In a cluster the session is claimed in the cluster store first (it may come from another edge).
     if (this.clusterGlue && s.challenges.includes(p)) return this.clusterGlue.passed(p, s);
     resumePassedHere(this, p);
   }

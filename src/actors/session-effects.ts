@@ -51,7 +51,7 @@ export function provideSessionMachine(edge: Edge) {
         if (s) for (const a of s.challenges.splice(0)) a.end();
       },
       sendFailure: ({ context }, params: { reason: SessionEndReason }) => {
-        if (edge.clusterGlue) return; // sent once Redis confirms this edge owned the session (EdgeCluster.ended)
+        if (edge.clusterGlue) return; // sent once the cluster store confirms this edge owned the session (EdgeCluster.ended)
         edge.store.ended(context.id, params.reason);
         edge.counters.failuresSent++;
         edge.masterLink.sendControl(context.id, Flag.Failure, utf8.encode(params.reason));

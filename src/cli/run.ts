@@ -1,7 +1,8 @@
 // `voltlane [--config FILE]`: load the config, the key file and a logger, run the edge until SIGTERM/SIGINT.
 import { dirname, join } from 'node:path';
 import { Edge } from '../actors/edge.js';
-import { RedisCluster } from '../cluster/redis-cluster.js';
+import { ClusterMember } from '../cluster/member.js';
+import { RedisBackend } from '../cluster/redis-cluster.js';
 import { loadConfig, formatAddress, type Config } from '../config/index.js';
 import { loadOrCreateKeyFile } from '../config/keyfile.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
@@ -50,8 +51,8 @@ export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
   log.info({ path: keyPath, created, publicKey: Buffer.from(keyPair.publicKey).toString('hex') }, 'edge.key');
   const observe = prepareObservability(config, o);
   const cluster = config.cluster?.redisUrl
-    ? new RedisCluster({
-        redisUrl: config.cluster.redisUrl,
+    ? new ClusterMember({
+        backend: new RedisBackend({ redisUrl: config.cluster.redisUrl, keyPrefix: config.cluster.keyPrefix }),
         keyPrefix: config.cluster.keyPrefix,
         memberTimeoutMs: Math.round(config.cluster.memberTimeoutSecs * 1000),
         publicKey: keyPair.publicKey,

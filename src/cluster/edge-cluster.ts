@@ -7,7 +7,7 @@ import type { PendingConnection } from '../actors/handshake.js';
 import { ReplayBuffer, type SlabPool } from '../actors/replay-buffer.js';
 import { Session, type SessionClusterState } from '../actors/session.js';
 import type { SessionEndReason } from '../machines/session.js';
-import type { AdoptedSession, ClusterHost, RedisCluster } from './redis-cluster.js';
+import type { AdoptedSession, ClusterHost, ClusterMember } from './member.js';
 
 const utf8 = new TextEncoder();
 
@@ -45,7 +45,7 @@ export interface ClusterEdge {
 }
 
 export class EdgeCluster implements ClusterHost {
-  readonly store: RedisCluster;
+  readonly store: ClusterMember;
   readonly #edge: ClusterEdge;
   /** Remote sessions whose claim is in flight: forwarded packets that arrive meanwhile wait here. */
   readonly #claiming = new Map<number, Uint8Array[]>();
@@ -56,7 +56,7 @@ export class EdgeCluster implements ClusterHost {
   /** How long a resume waits for the edge holding the session live to release it. */
   readonly releaseTimeoutMs: number;
 
-  constructor(store: RedisCluster, edge: ClusterEdge, releaseTimeoutMs = 2_000) {
+  constructor(store: ClusterMember, edge: ClusterEdge, releaseTimeoutMs = 2_000) {
     this.store = store;
     this.#edge = edge;
     store.attach(this);
@@ -84,7 +84,7 @@ export class EdgeCluster implements ClusterHost {
   resumeBlocked(): string | null {
     if (this.store.ready) return null;
     this.store.counters.refusedResumes++;
-    return `cluster store unreachable (${this.store.redisStatus}): resumes are refused until it is back`;
+    return `cluster store unreachable (${this.store.backend.kind} ${this.store.storeStatus}): resumes are refused until it is back`;
   }
 
   enteredStale(s: Session, since: number): void {
@@ -94,7 +94,7 @@ export class EdgeCluster implements ClusterHost {
     void this.store.stale(s.id, since, notify);
   }
 
-  /** Master data buffered for a stale session: mirrored into its list in Redis (or forwarded if it moved). */
+  /** Master data buffered for a stale session: mirrored into its list in the cluster store (or forwarded if it moved). */
   buffered(s: Session, data: Uint8Array): void {
     void this.store.deliver(s.id, data);
   }
@@ -105,7 +105,7 @@ export class EdgeCluster implements ClusterHost {
   }
 
   /**
-   * A session ended here (reaped). The Failure goes to the master only once Redis confirms this edge owned it;
+   * A session ended here (reaped). The Failure goes to the master only once the cluster store confirms this edge owned it;
    * a session claimed elsewhere meanwhile ends nothing (the data that ended it goes to its new owner). An edge
    * that shuts down leaves its sessions to the others (no Failure).
    */
@@ -151,7 +151,7 @@ export class EdgeCluster implements ClusterHost {
     return true;
   }
 
-  /** A resume names a session this edge does not hold: look it up in Redis and challenge it here. */
+  /** A resume names a session this edge does not hold: look it up in the cluster store and challenge it here. */
   async resumeRemote(p: PendingConnection, id: number): Promise<Session | string> {
     if (this.#claiming.has(id)) return 'another resume of this session is in progress';
     const blocked = this.resumeBlocked();
@@ -175,7 +175,7 @@ export class EdgeCluster implements ClusterHost {
     this.#claiming.delete(s.id);
   }
 
-  /** The challenge passed: claim the session in Redis, then finish the resume here. */
+  /** The challenge passed: claim the session in the cluster store, then finish the resume here. */
   passed(p: PendingConnection, s: Session): void {
     const local = this.#edge.sessions.get(s.id) === s;
     void this.#claim(p, s, local).then(

@@ -1,5 +1,5 @@
 // Liveness and readiness of an edge: ready when the listener is bound, the master link is connected and, in a
-// cluster, Redis answers.
+// cluster, its store (Redis or the primary process) answers.
 import type { Edge } from '../actors/edge.js';
 
 export type Readiness = { ok: true } | { ok: false; reason: string };
@@ -10,7 +10,7 @@ export function readiness(edge: Edge): Readiness {
   const cluster = edge.cluster;
   if (state === 'connected' && cluster && !cluster.ready) {
     const err = cluster.lastError;
-    return { ok: false, reason: `cluster store unreachable (redis ${cluster.redisStatus}${err ? `, last error: ${err}` : ''}): resumes are refused` };
+    return { ok: false, reason: `cluster store unreachable (${cluster.backend.kind} ${cluster.storeStatus}${err ? `, last error: ${err}` : ''}): resumes are refused` };
   }
   if (state === 'connected') return { ok: true };
   if (state === 'draining' || state === 'stopped') return { ok: false, reason: `edge is shutting down (${state})` };

@@ -172,9 +172,22 @@ export class EdgeMetrics {
     total('voltlane_master_protocol_errors_total', 'Malformed packets from the master, skipped', () => edge.counters.masterProtocolErrors);
     const cluster = edge.cluster;
     if (cluster) {
-      gauge('voltlane_cluster_redis_up', '1 while Redis answers and this edge is a member of the cluster', () => (cluster.ready ? 1 : 0));
+      if (cluster.backend.kind === 'redis') {
+        gauge('voltlane_cluster_redis_up', '1 while Redis answers and this edge is a member of the cluster', () => (cluster.ready ? 1 : 0));
+        total('voltlane_cluster_redis_errors_total', 'Redis commands that failed', () => cluster.counters.errors);
+      }
+      new Gauge({
+        name: 'voltlane_cluster_store_up',
+        help: '1 while the cluster store (redis, or primary: the --workers primary process) answers and this edge is a member',
+        labelNames: ['backend'],
+        registers: r,
+        collect() {
+          this.set({ backend: cluster.backend.kind }, cluster.ready ? 1 : 0);
+        },
+      });
+      labelledTotal('voltlane_cluster_store_errors_total', 'Cluster store operations that failed', 'backend', () => [[cluster.backend.kind, cluster.counters.errors]]);
       gauge('voltlane_cluster_members', 'Living members of the cluster, this edge included (as of the last heartbeat)', () => cluster.members.length);
-      labelledTotal('voltlane_cluster_refusals_total', 'Work refused because Redis was unreachable', 'what', () => [
+      labelledTotal('voltlane_cluster_refusals_total', 'Work refused because the cluster store was unreachable', 'what', () => [
         ['new_session', cluster.counters.refusedNewSessions],
         ['resume', cluster.counters.refusedResumes],
       ]);
@@ -182,10 +195,9 @@ export class EdgeMetrics {
         ['out', cluster.counters.forwardedOut],
         ['in', cluster.counters.forwardedIn],
       ]);
-      total('voltlane_cluster_claims_total', 'Sessions claimed in Redis by a resume on this edge', () => cluster.counters.claims);
+      total('voltlane_cluster_claims_total', 'Sessions claimed in the cluster store by a resume on this edge', () => cluster.counters.claims);
       total('voltlane_cluster_adopted_total', 'Sessions of dead edges adopted by this edge', () => cluster.counters.adopted);
-      total('voltlane_cluster_resyncs_total', 'Times Redis came back without the cluster data and the sessions were written again', () => cluster.counters.resyncs);
-      total('voltlane_cluster_redis_errors_total', 'Redis commands that failed', () => cluster.counters.errors);
+      total('voltlane_cluster_resyncs_total', 'Times the cluster store came back without the cluster data and the sessions were written again', () => cluster.counters.resyncs);
     }
     if (src.inspector) {
       const stats = src.inspector;

@@ -1,6 +1,7 @@
 // Edges of one cluster for tests: each a real in-process edge with its own raw master, joined through a real Redis.
 import { Edge } from '../../src/actors/edge.js';
-import { RedisCluster } from '../../src/cluster/redis-cluster.js';
+import { ClusterMember } from '../../src/cluster/member.js';
+import { RedisBackend } from '../../src/cluster/redis-cluster.js';
 import type { Config } from '../../src/config/index.js';
 import type { KeyPair } from '../../src/io/crypto.js';
 import { captureLogger } from '../../src/fuzz/in-process.js';
@@ -19,7 +20,7 @@ type DeepPartial<T> = {
 
 export interface ClusterEdge {
   edge: Edge;
-  store: RedisCluster;
+  store: ClusterMember;
   port: number;
   master: RawMaster;
   logs: Array<Record<string, unknown>>;
@@ -40,8 +41,8 @@ export async function startClusterEdge(
   const logs: Array<Record<string, unknown>> = [];
   const log = captureLogger(logs);
   const config = testConfig(masterPort, overrides);
-  const store = new RedisCluster({
-    redisUrl,
+  const store = new ClusterMember({
+    backend: new RedisBackend({ redisUrl, keyPrefix: prefix }),
     keyPrefix: prefix,
     memberTimeoutMs,
     publicKey: keyPair.publicKey,

@@ -3,7 +3,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
 import { generateKeyPair } from '../../src/io/crypto.js';
-import { RedisCluster } from '../../src/cluster/redis-cluster.js';
+import { ClusterMember } from '../../src/cluster/member.js';
+import { RedisBackend } from '../../src/cluster/redis-cluster.js';
 import { captureLogger } from '../../src/fuzz/in-process.js';
 import { listen, type EdgeConnection } from '../../src/sdk/master.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
@@ -64,7 +65,7 @@ describe('cluster through Redis', () => {
   it('refuses an edge whose key differs from the cluster key, with a clear error', async () => {
     const { prefix } = await cluster(1);
     const other = generateKeyPair();
-    const store = new RedisCluster({ redisUrl: redis.url, keyPrefix: prefix, memberTimeoutMs: 1000, publicKey: other.publicKey, staleTtlMs: 60_000, log: captureLogger([]) });
+    const store = new ClusterMember({ backend: new RedisBackend({ redisUrl: redis.url, keyPrefix: prefix }), keyPrefix: prefix, memberTimeoutMs: 1000, publicKey: other.publicKey, staleTtlMs: 60_000, log: captureLogger([]) });
     await expect(store.join()).rejects.toThrow(/public key .* differs from the cluster's .*same key file/);
   });
 
