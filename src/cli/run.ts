@@ -1,9 +1,11 @@
 // `voltlane [--config FILE]`: load the config, the key file and a logger, run the edge until SIGTERM/SIGINT.
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { errnoCode } from '../errno.js';
 import { Edge } from '../actors/edge.js';
 import { ClusterMember } from '../cluster/member.js';
 import { RedisBackend } from '../cluster/redis-cluster.js';
-import { loadConfig, formatAddress, type Config } from '../config/index.js';
+import { ConfigError, loadConfig, formatAddress, type Config } from '../config/index.js';
 import { loadOrCreateKeyFile } from '../config/keyfile.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
 import { FileStore } from '../store/file-store.js';
@@ -26,9 +28,21 @@ export interface RunningEdge {
   observe: Observability;
 }
 
-/** Where the edge key lives: `voltlane.key` beside the config file. */
-export function keyFilePath(_config: Config, configPath: string): string {
-  return join(dirname(configPath), 'voltlane.key');
+/** Where the edge key lives: general.key_file, relative to the config file's directory. */
+export function keyFilePath(config: Config, configPath: string): string {
+  return resolve(dirname(configPath), config.general.keyFile);
+}
+
+/** state.dir (created 0700 when missing), or the key file's directory. */
+function stateDir(config: Config, configPath: string, keyPath: string): string {
+  if (!config.state?.dir) return dirname(keyPath);
+  const dir = resolve(dirname(configPath), config.state.dir);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new ConfigError(`state.dir ${dir} cannot be created: ${errnoCode(err) ?? String(err)}`, { key: 'state.dir', source: configPath, cause: err });
+  }
+  return dir;
 }
 
 /** Starts the daemon (config, key, logger, edge). The caller decides how it stops. */
@@ -60,12 +74,12 @@ export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
         log,
       })
     : undefined;
-  // One edge: its sessions (or, with state.persist_sessions off, only its id counter) live beside the key file.
-  // In a cluster, Redis holds them.
+  // One edge: its sessions (or, with state.persist_sessions off, only its id counter) live in state.dir, by
+  // default beside the key file. In a cluster, Redis holds them.
   const store = cluster
     ? undefined
     : new FileStore({
-        dir: dirname(keyPath),
+        dir: stateDir(config, loaded.path, keyPath),
         edgePublicKey: Buffer.from(keyPair.publicKey).toString('hex'),
         sessions: config.state?.persistSessions ?? true,
         events: {

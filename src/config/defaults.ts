@@ -3,7 +3,7 @@
 import { deepFreeze, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG: Config = deepFreeze({
-  general: { logLevel: 'info', inspectPort: 0, workers: 1, refusalLogIntervalSecs: 10 },
+  general: { logLevel: 'info', inspectPort: 0, workers: 1, refusalLogIntervalSecs: 10, keyFile: 'voltlane.key' },
   listener: { address: { host: '127.0.0.1', port: 42000 } },
   master: {
     address: { host: '127.0.0.1', port: 42001 },
@@ -37,7 +37,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
   cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
   tls: { address: null, certFile: '', keyFile: '', caFile: '' },
   websocket: { address: null, path: '/', tls: false, allowedOrigins: [] },
-  state: { persistSessions: true },
+  state: { persistSessions: true, dir: '' },
 });
 
 export const DEFAULT_CONFIG_TOML = `# connserver.toml: configuration of the Voltlane edge connection server.
@@ -89,6 +89,16 @@ workers = 1
 # so a flood cannot flood the log. /metrics counts every refusal exactly.
 # Integer from 0 to 86400; 0 logs every refusal on its own line.
 refusal_log_interval_secs = 10
+
+# The edge's secret key (secp256k1). Relative paths are read from the
+# directory of this file. Created (mode 0600) on first start when missing, or
+# by voltlane init. Clients check this key when they resume, so keep the file
+# across restarts and upgrades, back it up, and give every edge of a cluster
+# the same file: a new key fails every client's resume. It may be readable by
+# its owner and its group (mode 0600 or 0640, for example root:voltlane or a
+# mounted secret); a key that others can read, or its group can write, is
+# refused. Needs a restart to change.
+key_file = "voltlane.key"
 
 [listener]
 # Address to listen on for clients, as host:port. For example 127.0.0.1:42000,
@@ -296,8 +306,8 @@ allowed_origins = []
 
 [state]
 # Keep sessions across a restart and a crash: true (the default) or false.
-# Voltlane keeps voltlane.state and voltlane.journal beside its key file
-# (voltlane.key), both private (mode 0600). On SIGTERM or SIGINT it closes the
+# Voltlane keeps voltlane.state and voltlane.journal in state.dir, both
+# private (mode 0600). On SIGTERM or SIGINT it closes the
 # client connections and writes every session, with the packets buffered for
 # stale clients; started again with the same key, it restores them all as
 # stale (their stale clock runs from the shutdown: downtime counts against
@@ -308,4 +318,11 @@ allowed_origins = []
 # each to the master before the firehose closes. Either way session ids are
 # never reused, across restarts and crashes.
 persist_sessions = true
+
+# Directory of voltlane.state and voltlane.journal (and the session id
+# counter, which is kept even with persist_sessions = false). "" (the
+# default) is the directory of general.key_file; set it when the key lives
+# somewhere read-only, such as a mounted secret. Relative paths are read from
+# the directory of this file. Created (mode 0700) when missing.
+dir = ""
 `;

@@ -30,6 +30,8 @@ export class KeyFileError extends Error {
 }
 
 const FILE_MODE = 0o600;
+/** Mode bits a key file may not have: any for others, write or execute for the group. */
+const UNSAFE_BITS = 0o037;
 const DIR_MODE = 0o700;
 /** A key file is a few hundred bytes; anything much larger is not one. */
 const MAX_FILE_SIZE = 4096;
@@ -64,7 +66,7 @@ function parse(path: string, text: string): KeyPair {
 
 /**
  * Reads the key pair from `path`. Throws KeyFileError if the file is missing, not a regular file,
- * readable or writable by group or others, or does not hold a valid secret key.
+ * accessible by others, writable by its group, or does not hold a valid secret key.
  */
 export function readKeyFile(path: string): KeyPair {
   let fd: number;
@@ -77,11 +79,13 @@ export function readKeyFile(path: string): KeyPair {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new KeyFileError(path, 'is not a regular file');
-    if (CHECK_MODE && (st.mode & 0o077) !== 0) {
+    // Owner and group may read it (0640: root:voltlane, a mounted secret); others may not touch it, nor the group write it.
+    if (CHECK_MODE && (st.mode & UNSAFE_BITS) !== 0) {
       const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+      const who = (st.mode & 0o007) !== 0 ? 'is accessible by others' : 'is writable or executable by its group';
       throw new KeyFileError(
         path,
-        `is accessible by group or others (mode ${mode}); it holds a secret key, so restrict it: chmod 600 ${path}`,
+        `${who} (mode ${mode}); it holds a secret key, so restrict it: chmod 600 ${path} (or 640 to let its group read it)`,
       );
     }
     if (st.size > MAX_FILE_SIZE) throw new KeyFileError(path, `corrupt: ${st.size} bytes is too large for a key file`);

@@ -14,6 +14,8 @@ export interface Config {
     workers: number | 'auto';
     /** Refusal log lines: one per reason and address per this many seconds, with a count; 0 logs each. */
     refusalLogIntervalSecs: number;
+    /** The edge's secret key file; relative paths are resolved against the config file's directory. */
+    keyFile: string;
   };
   listener: { address: HostPort };
   master: {
@@ -54,7 +56,7 @@ export interface Config {
   /** The WebSocket listener; absent or a null address: off. */
   websocket?: { address: HostPort | null; path: string; tls: boolean; allowedOrigins: readonly string[] };
   /** Sessions across restarts and crashes (src/store); absent: on. */
-  state?: { persistSessions: boolean };
+  state?: { persistSessions: boolean; /** Where voltlane.state and voltlane.journal live; "": the key file's directory. */ dir: string };
 }
 
 export type SectionName = keyof Config;
@@ -213,11 +215,12 @@ function keyPrefix(): Rule<string> {
   };
 }
 
-/** A file path, or "" for none; relative paths are resolved against the config file's directory. */
-function filePath(): Rule<string> {
-  const fromString = (raw: string): Checked<string> => (raw.includes('\0') ? fail : { ok: true, value: raw.trim() });
+/** A file path, or "" for none (unless required); relative paths are resolved against the config file's directory. */
+function filePath(what = 'a file path', required = false): Rule<string> {
+  const fromString = (raw: string): Checked<string> =>
+    raw.includes('\0') || (required && raw.trim() === '') ? fail : { ok: true, value: raw.trim() };
   return {
-    expected: 'a file path (relative to the config file\'s directory), or "" for none',
+    expected: `${what} (relative to the config file's directory)${required ? '' : ', or "" for none'}`,
     fromToml: (raw) => (typeof raw === 'string' ? fromString(raw) : fail),
     fromString,
   };
@@ -275,6 +278,7 @@ export const SCHEMA: Schema = {
     inspectPort: { key: 'inspect_port', rule: integer(0, 65535) },
     workers: { key: 'workers', rule: workers() },
     refusalLogIntervalSecs: { key: 'refusal_log_interval_secs', rule: integer(0, 86_400, ' number of seconds') },
+    keyFile: { key: 'key_file', rule: filePath('a file path', true) },
   },
   listener: {
     address: { key: 'address', rule: address({ allowPortZero: true }) },
@@ -332,6 +336,7 @@ export const SCHEMA: Schema = {
   },
   state: {
     persistSessions: { key: 'persist_sessions', rule: boolean() },
+    dir: { key: 'dir', rule: filePath('a directory') },
   },
 };
 

@@ -112,3 +112,58 @@ describe('voltlane init', () => {
     expect(stray.err()).toContain('voltlane init takes no arguments');
   });
 });
+
+describe('the key file (general.key_file)', () => {
+  async function start(dir: string, config: string): Promise<Daemon> {
+    const port = await freePort();
+    return run(['--config', config, '--listen', `127.0.0.1:${port}`, '--master', '127.0.0.1:9', '--log-format', 'json'], { cwd: dir });
+  }
+
+  it('lives where the config says (relative to the config file), state in state.dir; 0600 and 0640 are accepted, others refused', async () => {
+    const dir = tempDir();
+    const config = join(dir, 'etc', 'connserver.toml');
+    const init = run(['init', '--config', config], { cwd: dir });
+    expect(await init.exited).toBe(0);
+    writeFileSync(config, '[general]\nkey_file = "../secrets/edge.key"\n[state]\ndir = "../state"\n');
+    const keyPath = join(dir, 'secrets', 'edge.key');
+    expect(existsSync(keyPath)).toBe(false);
+
+    // First start: the key is created there, 0600; the state lands in state.dir.
+    const first = await start(dir, config);
+    expect(await waitForLog(first, 'edge.key')).toMatchObject({ path: keyPath, created: true });
+    await waitForLog(first, 'edge.started');
+    expect(statSync(keyPath).mode & 0o777).toBe(0o600);
+    await stopDaemon(first, 'SIGTERM');
+    expect(existsSync(join(dir, 'state', 'voltlane.state'))).toBe(true);
+    expect(statSync(join(dir, 'state')).mode & 0o777).toBe(0o700);
+    expect(existsSync(join(dir, 'secrets', 'voltlane.state'))).toBe(false);
+    const secret = secretOf(keyPath);
+
+    // Group-readable (root:voltlane, a mounted secret): accepted, the same key.
+    chmodSync(keyPath, 0o640);
+    const second = await start(dir, config);
+    expect(await waitForLog(second, 'edge.key')).toMatchObject({ path: keyPath, created: false });
+    await waitForLog(second, 'edge.started');
+    await stopDaemon(second, 'SIGTERM');
+
+    // Readable by others: refused, with the fix, and the file is left as it is.
+    for (const mode of [0o644, 0o604, 0o660]) {
+      chmodSync(keyPath, mode);
+      const bad = await start(dir, config);
+      expect(await bad.exited).toBe(1);
+      const m = mode.toString(8).padStart(4, '0');
+      const who = mode & 0o007 ? 'is accessible by others' : 'is writable or executable by its group';
+      expect(bad.err()).toBe(
+        `voltlane: key file ${keyPath}: ${who} (mode ${m}); it holds a secret key, so restrict it: chmod 600 ${keyPath} (or 640 to let its group read it)\n`,
+      );
+      expect(secretOf(keyPath)).toBe(secret);
+    }
+  });
+
+  it('an empty general.key_file is refused as a config error', async () => {
+    const dir = tempDir();
+    const d = run(['--listen', '127.0.0.1:0'], { cwd: dir, env: { VOLTLANE_GENERAL_KEY_FILE: ' ' } });
+    expect(await d.exited).toBe(2);
+    expect(d.err()).toContain('general.key_file: bad value " " from environment variable VOLTLANE_GENERAL_KEY_FILE');
+  });
+});

@@ -18,7 +18,7 @@ import {
 
 // Written out by hand from the brief, so a changed default in src/ fails here.
 const EXPECTED_DEFAULTS: Config = {
-  general: { logLevel: 'info', inspectPort: 0, workers: 1, refusalLogIntervalSecs: 10 },
+  general: { logLevel: 'info', inspectPort: 0, workers: 1, refusalLogIntervalSecs: 10, keyFile: 'voltlane.key' },
   listener: { address: { host: '127.0.0.1', port: 42000 } },
   master: {
     address: { host: '127.0.0.1', port: 42001 },
@@ -52,11 +52,11 @@ const EXPECTED_DEFAULTS: Config = {
   cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
   tls: { address: null, certFile: '', keyFile: '', caFile: '' },
   websocket: { address: null, path: '/', tls: false, allowedOrigins: [] },
-  state: { persistSessions: true },
+  state: { persistSessions: true, dir: '' },
 };
 
 const EXPECTED_KEYS: Record<string, string[]> = {
-  general: ['log_level', 'inspect_port', 'workers', 'refusal_log_interval_secs'],
+  general: ['log_level', 'inspect_port', 'workers', 'refusal_log_interval_secs', 'key_file'],
   listener: ['address'],
   master: ['address', 'channel_capacity', 'channel_capacity_bytes', 'reconnect_min_ms', 'reconnect_max_ms'],
   clients: [
@@ -84,7 +84,7 @@ const EXPECTED_KEYS: Record<string, string[]> = {
   cluster: ['redis_url', 'key_prefix', 'member_timeout_secs'],
   tls: ['address', 'cert_file', 'key_file', 'ca_file'],
   websocket: ['address', 'path', 'tls', 'allowed_origins'],
-  state: ['persist_sessions'],
+  state: ['persist_sessions', 'dir'],
 };
 const ALL_DOTTED = Object.entries(EXPECTED_KEYS).flatMap(([s, keys]) => keys.map((k) => `${s}.${k}`));
 

@@ -73,7 +73,7 @@ describe('loadOrCreateKeyFile', () => {
   it.skipIf(!POSIX)('refuses an unsafe existing file without replacing it', () => {
     const kp = generateKeyPair();
     const path = plant('edge.key', `${hex(kp.secretKey)}\n`, 0o644);
-    expectKeyFileError(() => loadOrCreateKeyFile(path), path, /group or others.*chmod 600/);
+    expectKeyFileError(() => loadOrCreateKeyFile(path), path, /accessible by others.*chmod 600/);
     expect(readFileSync(path, 'utf8')).toBe(`${hex(kp.secretKey)}\n`);
   });
 
@@ -85,13 +85,24 @@ describe('loadOrCreateKeyFile', () => {
 });
 
 describe('readKeyFile', () => {
-  it.skipIf(!POSIX).each([0o644, 0o640, 0o604, 0o660, 0o602, 0o620, 0o666])(
-    'refuses a file with mode %o',
+  it.skipIf(!POSIX).each([0o644, 0o604, 0o602, 0o601, 0o666, 0o647])(
+    'refuses a file others may access, mode %o',
     (mode) => {
       const path = plant('edge.key', `${hex(generateKeyPair().secretKey)}\n`, mode);
-      expectKeyFileError(() => readKeyFile(path), path, /accessible by group or others/);
+      expectKeyFileError(() => readKeyFile(path), path, /accessible by others/);
     },
   );
+
+  it.skipIf(!POSIX).each([0o660, 0o620, 0o610, 0o670])('refuses a file its group may write or execute, mode %o', (mode) => {
+    const path = plant('edge.key', `${hex(generateKeyPair().secretKey)}\n`, mode);
+    expectKeyFileError(() => readKeyFile(path), path, /writable or executable by its group/);
+  });
+
+  it.skipIf(!POSIX).each([0o640, 0o440])('accepts a file its group may read, mode %o', (mode) => {
+    const kp = generateKeyPair();
+    const path = plant('edge.key', `${hex(kp.secretKey)}\n`, mode);
+    expect(hex(readKeyFile(path).publicKey)).toBe(hex(kp.publicKey));
+  });
 
   it.skipIf(!POSIX)('accepts a read-only 0400 file', () => {
     const kp = generateKeyPair();
