@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
+import { configIn, requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
 import { freePort, RawMaster, rawNewSession, waitFor, type RawSession } from '../helpers/wire.js';
 
 interface Msg {
@@ -64,7 +64,7 @@ async function daemon(): Promise<{ d: Daemon; port: number; inspectPort: number;
   const masterPort = await master.listen();
   const [port, inspectPort] = [await freePort(), await freePort()];
   const d = voltlane(
-    ['--config', join(dir, 'connserver.toml'), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json', '--inspect', String(inspectPort), '--inspect-sessions', '1'],
+    ['--config', configIn(dir), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json', '--inspect', String(inspectPort), '--inspect-sessions', '1'],
     { cwd: dir },
   );
   cleanups.push(async () => {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
 import { connect, type ClientOptions, type ResumeState, type VoltlaneClient } from '../../src/sdk/client.js';
-import { requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
+import { configIn, requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
 import { freePort, RawMaster, text, waitFor } from '../helpers/wire.js';
 
 const CLIENT_JS = fileURLToPath(new URL('../../dist/sdk/client.js', import.meta.url));
@@ -43,7 +43,7 @@ async function setup(env: Record<string, string> = {}) {
   const port = await freePort();
   const start = async (): Promise<Daemon> => {
     const d = voltlane(
-      ['--config', join(dir, 'connserver.toml'), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${master.port}`, '--log-format', 'json'],
+      ['--config', configIn(dir), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${master.port}`, '--log-format', 'json'],
       {
         cwd: dir,
         env: {
