@@ -45,13 +45,28 @@ export interface MasterEvents {
    * copy it (`data.slice()`) to keep it.
    */
   data: [id: bigint, data: Uint8Array, edge: EdgeConnection];
-  /** The session is gone for good; `id` gets no more packets. */
+  /**
+   * The session ended for good (the edge's Failure packet): `id` gets no more packets. This is the
+   * only event that ends a session (besides your own kick(), which the edge does not answer): stale
+   * expiry, eviction, buffer overflow, an oversized client frame, an edge shutdown with
+   * `persist_sessions = false` ("shutdown"). A dropped edge link is `edgeClosed`, never this.
+   */
   failure: [id: bigint, reason: string, edge: EdgeConnection];
-  /** The session's client is back on a new socket. */
+  /**
+   * The session's client is back on a new socket, or (cluster) the session moved to `edge`: from
+   * now on send() routes `id` there. After an edge restart each session whose client resumes
+   * gets one.
+   */
   reconnection: [id: bigint, edge: EdgeConnection];
-  /** An edge connected. */
+  /** An edge connected (a new edge, or one that dialed again after its link dropped or it restarted). */
   edge: [edge: EdgeConnection];
-  /** An edge connection closed; `error` says why when it was not a clean close. */
+  /**
+   * An edge link closed; `error` says why when it was not a clean close. This ends no session: the
+   * edge keeps its sessions while the link is down (it holds what clients send and redials), and a
+   * restarted edge restores them (unless `persist_sessions = false`, whose shutdown sends a Failure
+   * for each before the link closes). The routes through this link are dropped: until an id speaks
+   * again, send() reaches it only while exactly one edge is connected.
+   */
   edgeClosed: [edge: EdgeConnection, error: Error | undefined];
   /** An edge sent a malformed packet (a ProtocolError), or the listener failed. */
   error: [err: Error, edge: EdgeConnection | undefined];
@@ -106,7 +121,14 @@ export async function listen(address: ListenTarget, options: MasterOptions = {})
 }
 
 /**
- * A listening master: the edges that dial it and the routes from client ids to them. With several
+ * A listening master: the edges that dial it and the routes from client ids to them.
+ *
+ * Link versus sessions: an edge link that drops (`edgeClosed`: the network, the edge restarting or
+ * crashing, your close()) says nothing about the sessions behind it. Sessions end only with a
+ * `failure` event (or your kick()); keep per-session state until then. When the edge is back
+ * (`edge`), clients that resume announce themselves with `reconnection`.
+ *
+ * With several
  * edges, send() and kick() go to the edge that last sent a packet for the id (use
  * EdgeConnection.send to choose explicitly). Edges of one cluster hand out ids unique across the
  * cluster and a session may move between them: its new edge announces it with a Reconnection, and
