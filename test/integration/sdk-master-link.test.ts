@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type ClientOptions, type VoltlaneClient } from '../../src/sdk/client.js';
 import { listen, type EdgeConnection, type MasterServer } from '../../src/sdk/master.js';
-import { requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
+import { configIn, requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/wire.js';
 
 const dirs: string[] = [];
@@ -53,7 +53,7 @@ async function setup(env: Record<string, string> = {}) {
   const port = await freePort();
   const start = async (): Promise<Daemon> => {
     const d = voltlane(
-      ['--config', join(dir, 'connserver.toml'), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${m.master.address.port}`, '--log-format', 'json'],
+      ['--config', configIn(dir), '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${m.master.address.port}`, '--log-format', 'json'],
       { cwd: dir, env: { VOLTLANE_CLIENTS_MISSED_PACKETS_BUFFER_SIZE: '16', VOLTLANE_MASTER_RECONNECT_MIN_MS: '20', VOLTLANE_MASTER_RECONNECT_MAX_MS: '200', ...env } },
     );
     daemons.push(d);
