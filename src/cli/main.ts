@@ -20,7 +20,8 @@ Usage:
       --http ADDR           status server: /metrics, /healthz, /readyz, status page at /
                             (or [http] address; e.g. 127.0.0.1:9464)
       --workers N|auto      N processes share the listening port as one cluster (or general.workers;
-                            auto: one per core); needs [cluster] redis_url
+                            auto: one per core); the primary process holds the shared sessions,
+                            or Redis does with [cluster] redis_url
   voltlane init [--config FILE] [--force]
       Write the commented default config to FILE (default ./connserver.toml, parent directories
       too) and create the edge key (mode 0600) where it says. An existing FILE is kept unless

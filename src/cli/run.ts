@@ -1,10 +1,12 @@
 // `voltlane [--config FILE]`: load the config, the key file and a logger, run the edge until SIGTERM/SIGINT.
+import cluster from 'node:cluster';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { errnoCode } from '../errno.js';
 import { Edge } from '../actors/edge.js';
 import { ClusterMember } from '../cluster/member.js';
-import { RedisBackend } from '../cluster/redis-cluster.js';
+import { IpcBackend, processLink } from '../cluster/ipc-backend.js';
+import type { ClusterBackend } from '../cluster/backend.js';
 import { ConfigError, loadConfig, formatAddress, type Config } from '../config/index.js';
 import { loadOrCreateKeyFile } from '../config/keyfile.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
@@ -34,7 +36,7 @@ export function keyFilePath(config: Config, configPath: string): string {
 }
 
 /** state.dir (created 0700 when missing), or the key file's directory. */
-function stateDir(config: Config, configPath: string, keyPath: string): string {
+export function stateDir(config: Config, configPath: string, keyPath: string): string {
   if (!config.state?.dir) return dirname(keyPath);
   const dir = resolve(dirname(configPath), config.state.dir);
   try {
@@ -64,19 +66,26 @@ export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
   const { keyPair, created } = loadOrCreateKeyFile(keyPath);
   log.info({ path: keyPath, created, publicKey: Buffer.from(keyPair.publicKey).toString('hex') }, 'edge.key');
   const observe = prepareObservability(config, o);
-  const cluster = config.cluster?.redisUrl
+  // A cluster through Redis when redis_url is set (ioredis is loaded only then); a worker of `voltlane --workers N`
+  // without it has its primary process as the store.
+  const backend: ClusterBackend | null = config.cluster?.redisUrl
+    ? new (await import('../cluster/redis-cluster.js')).RedisBackend({ redisUrl: config.cluster.redisUrl, keyPrefix: config.cluster.keyPrefix })
+    : cluster.isWorker
+      ? new IpcBackend(processLink())
+      : null;
+  const member = backend
     ? new ClusterMember({
-        backend: new RedisBackend({ redisUrl: config.cluster.redisUrl, keyPrefix: config.cluster.keyPrefix }),
-        keyPrefix: config.cluster.keyPrefix,
-        memberTimeoutMs: Math.round(config.cluster.memberTimeoutSecs * 1000),
+        backend,
+        ...(backend.kind === 'redis' ? { keyPrefix: config.cluster!.keyPrefix } : {}),
+        memberTimeoutMs: Math.round((config.cluster?.memberTimeoutSecs ?? 5) * 1000),
         publicKey: keyPair.publicKey,
         staleTtlMs: Math.round(config.clients.staleTimeoutSecs * 1000) + 60_000,
         log,
       })
     : undefined;
   // One edge: its sessions (or, with state.persist_sessions off, only its id counter) live in state.dir, by
-  // default beside the key file. In a cluster, Redis holds them.
-  const store = cluster
+  // default beside the key file. In a cluster, Redis or the primary process holds them.
+  const store = member
     ? undefined
     : new FileStore({
         dir: stateDir(config, loaded.path, keyPath),
@@ -87,8 +96,8 @@ export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
           onInfo: (msg, d) => log.info(d, msg),
         },
       });
-  const edge = new Edge({ config, keyPair, log, ...observe.edgeOptions, ...(cluster ? { cluster } : {}), ...(store ? { store } : {}) });
-  if (cluster) await cluster.join();
+  const edge = new Edge({ config, keyPair, log, ...observe.edgeOptions, ...(member ? { cluster: member } : {}), ...(store ? { store } : {}) });
+  if (member) await member.join();
   const address = await edge.start();
   log.info(
     {

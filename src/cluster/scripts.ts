@@ -147,7 +147,7 @@ return out`;
 
 /**
  * Takes over the sessions of a dead member: each becomes stale on this edge, its stale clock running from the
- * member's last heartbeat at the latest. KEYS: members, ownedDead, ownedMine. ARGV: dead, member, sPrefix, mPrefix,
+ * member's last heartbeat at the latest (from now for a member that left or whose process was seen to die: score 0). KEYS: members, ownedDead, ownedMine. ARGV: dead, member, sPrefix, mPrefix,
  * memberTimeoutMs, ttlMs. Returns {} when the member is alive again or another edge adopted it first, else
  * {id, epoch, key, staleSince, ...}.
  */
@@ -161,7 +161,10 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   local s = ARGV[3] .. id
   if redis.call('HGET', s, 'owner') == ARGV[1] then
     local since = redis.call('HGET', s, 'staleSince')
-    if redis.call('HGET', s, 'state') ~= 'stale' or not since then since = tostring(tonumber(score) - tonumber(ARGV[5])) end
+    if redis.call('HGET', s, 'state') ~= 'stale' or not since then
+      -- A member that left (score 0) was alive until now; a silent one until its last heartbeat.
+      if tonumber(score) == 0 then since = tostring(now) else since = tostring(tonumber(score) - tonumber(ARGV[5])) end
+    end
     local epoch = redis.call('HINCRBY', s, 'epoch', 1)
     redis.call('HSET', s, 'owner', ARGV[2], 'state', 'stale', 'staleSince', since)
     redis.call('PEXPIRE', s, tonumber(ARGV[6]))

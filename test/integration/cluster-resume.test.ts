@@ -1,72 +1,74 @@
-// A cluster of edges through a real redis-server: one key, unique ids, resume on another edge with master data in
-// flight both ways, a half-open takeover across edges, forwarded kicks, an edge that leaves, Redis restarted.
+// A cluster of edges through each cluster store: a real redis-server, and the primary store that `voltlane
+// --workers N` runs in its primary process (reached over a structured-clone channel, as a worker reaches its
+// primary). One key, unique ids, resume on another edge with master data in flight both ways, a half-open takeover
+// across edges, forwarded kicks, an edge that leaves, the store lost (Redis restarted; the link to the primary cut).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
 import { generateKeyPair } from '../../src/io/crypto.js';
 import { ClusterMember } from '../../src/cluster/member.js';
-import { RedisBackend } from '../../src/cluster/redis-cluster.js';
 import { captureLogger } from '../../src/fuzz/in-process.js';
+import { readiness } from '../../src/http/health.js';
+import { LifecycleRecorder } from '../../src/http/lifecycle.js';
+import { EdgeMetrics } from '../../src/http/metrics.js';
 import { listen, type EdgeConnection } from '../../src/sdk/master.js';
-import { startRedis, type RedisServer } from '../helpers/redis-server.js';
-import { startClusterEdge, logged, type ClusterEdge } from '../helpers/cluster.js';
+import { startClusterEdge, logged, primaryFixture, redisFixture, type ClusterEdge } from '../helpers/cluster.js';
 import { frame, rawNewSession, rawResume, refused, text, waitFor, type RawSession } from '../helpers/wire.js';
 
-let redis: RedisServer;
-let n = 0;
-const edges: ClusterEdge[] = [];
-const sockets: RawSession[] = [];
+describe.each([redisFixture(), primaryFixture()])('cluster through $kind', (store) => {
+  let n = 0;
+  const edges: ClusterEdge[] = [];
+  const sockets: RawSession[] = [];
 
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.dispose();
-});
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.socket.destroy();
-  for (const e of edges.splice(0)) await e.stop();
-});
+  beforeAll(async () => {
+    await store.start();
+  });
+  afterAll(async () => {
+    await store.dispose();
+  });
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.socket.destroy();
+    for (const e of edges.splice(0)) await e.stop();
+  });
 
-const buffering = { clients: { missedPacketsBufferSize: 16 } };
+  const buffering = { clients: { missedPacketsBufferSize: 16 } };
 
-async function cluster(count: number, overrides = buffering) {
-  const prefix = `t${++n}`;
-  const keyPair = generateKeyPair();
-  const out: ClusterEdge[] = [];
-  for (let i = 0; i < count; i++) {
-    const e = await startClusterEdge(redis.url, prefix, keyPair, overrides);
-    edges.push(e);
-    out.push(e);
+  async function cluster(count: number, overrides = buffering) {
+    const prefix = `t${++n}`;
+    const keyPair = generateKeyPair();
+    const out: ClusterEdge[] = [];
+    for (let i = 0; i < count; i++) {
+      const e = await startClusterEdge(store.backend(prefix), keyPair, overrides);
+      edges.push(e);
+      out.push(e);
+    }
+    return { prefix, keyPair, edges: out };
   }
-  return { prefix, keyPair, edges: out };
-}
 
-async function newSession(e: ClusterEdge): Promise<RawSession> {
-  const s = await rawNewSession(e.port);
-  sockets.push(s);
-  return s;
-}
+  async function newSession(e: ClusterEdge): Promise<RawSession> {
+    const s = await rawNewSession(e.port);
+    sockets.push(s);
+    return s;
+  }
 
-async function resume(e: ClusterEdge, c: RawSession): Promise<RawSession> {
-  const r = await rawResume(e.port, c.id, c.keyPair);
-  sockets.push(r);
-  return r;
-}
+  async function resume(e: ClusterEdge, c: RawSession): Promise<RawSession> {
+    const r = await rawResume(e.port, c.id, c.keyPair);
+    sockets.push(r);
+    return r;
+  }
 
-async function dataFrom(e: ClusterEdge, id: bigint, label: string): Promise<void> {
-  await e.master.expect((p) => p.id === id && p.flag === Flag.Data && text(p.data) === label, 5000, label);
-}
+  async function dataFrom(e: ClusterEdge, id: bigint, label: string): Promise<void> {
+    await e.master.expect((p) => p.id === id && p.flag === Flag.Data && text(p.data) === label, 5000, label);
+  }
 
-async function nextText(c: RawSession): Promise<string> {
-  return text(await c.q.next(5000));
-}
+  async function nextText(c: RawSession): Promise<string> {
+    return text(await c.q.next(5000));
+  }
 
-describe('cluster through Redis', () => {
   it('refuses an edge whose key differs from the cluster key, with a clear error', async () => {
     const { prefix } = await cluster(1);
     const other = generateKeyPair();
-    const store = new ClusterMember({ backend: new RedisBackend({ redisUrl: redis.url, keyPrefix: prefix }), keyPrefix: prefix, memberTimeoutMs: 1000, publicKey: other.publicKey, staleTtlMs: 60_000, log: captureLogger([]) });
-    await expect(store.join()).rejects.toThrow(/public key .* differs from the cluster's .*same key file/);
+    const member = new ClusterMember({ backend: store.backend(prefix), memberTimeoutMs: 1000, publicKey: other.publicKey, staleTtlMs: 60_000, log: captureLogger([]) });
+    await expect(member.join()).rejects.toThrow(/public key .* differs from the cluster's .*same key file/);
   });
 
   it('hands out ids unique across the edges', async () => {
@@ -175,19 +177,26 @@ describe('cluster through Redis', () => {
   });
 
   it('an edge that stops leaves its sessions to the others: its clients resume there with their buffered packets', async () => {
-    const { edges: [a, b] } = await cluster(2);
+    const { edges: [a, b] } = await cluster(2, { clients: { missedPacketsBufferSize: 16, staleReapIntervalSecs: 0.05 } } as never);
     const c = await newSession(a!);
     c.socket.destroy();
     await waitFor(() => a!.edge.stats().stale === 1, 5000, 'stale on A');
     a!.master.send(c.id, Flag.Data, Buffer.from('kept'));
     await waitFor(() => (a!.edge.sessions.get(Number(c.id))?.missed?.count ?? 0) === 1, 5000, 'buffered on A');
+    const live = await newSession(a!);
     edges.splice(edges.indexOf(a!), 1);
     await a!.stop();
     expect(a!.master.forId(c.id).filter((p) => p.flag === Flag.Failure)).toEqual([]);
-    await waitFor(() => b!.edge.sessions.has(Number(c.id)), 5000, 'adopted by B');
+    await waitFor(() => b!.edge.sessions.has(Number(c.id)) && b!.edge.sessions.has(Number(live.id)), 5000, 'adopted by B');
     const r = await resume(b!, c);
     expect(await nextText(r)).toBe('kept');
     await b!.master.expect((p) => p.id === c.id && p.flag === Flag.Reconnection, 5000, 'reconnection');
+    // A session live at the stop is stale on B from the stop on (not from long before): it outlives a reap tick.
+    await new Promise((res) => setTimeout(res, 300));
+    const r2 = await resume(b!, live);
+    r2.socket.write(frame('after-the-stop'));
+    await dataFrom(b!, live.id, 'after-the-stop');
+    expect(b!.master.drain().filter((p) => p.flag === Flag.Failure)).toEqual([]);
   });
 
   it('voltlane/master over several edge links: routes by id, follows a session that moved, tells which edge holds it', async () => {
@@ -197,10 +206,10 @@ describe('cluster through Redis', () => {
       const keyPair = generateKeyPair();
       const links: EdgeConnection[] = [];
       master.on('edge', (e) => links.push(e));
-      const a = await startClusterEdge(redis.url, prefix, keyPair, buffering, 1000, master.address.port);
+      const a = await startClusterEdge(store.backend(prefix), keyPair, buffering, 1000, master.address.port);
       edges.push(a);
       await waitFor(() => links.length === 1, 5000, 'link A');
-      const b = await startClusterEdge(redis.url, prefix, keyPair, buffering, 1000, master.address.port);
+      const b = await startClusterEdge(store.backend(prefix), keyPair, buffering, 1000, master.address.port);
       edges.push(b);
       await waitFor(() => links.length === 2, 5000, 'link B');
       const got: string[] = [];
@@ -233,7 +242,8 @@ describe('cluster through Redis', () => {
     }
   });
 
-  it('keeps live sessions flowing while Redis restarts, refuses resumes meanwhile, and recovers by itself', async () => {
+  it.runIf(store.kind === 'redis')('keeps live sessions flowing while Redis restarts, refuses resumes meanwhile, and recovers by itself', async () => {
+    const redis = store.redis!;
     const { edges: [a, b] } = await cluster(2);
     const c = await newSession(a!);
     await redis.stop();
@@ -258,4 +268,40 @@ describe('cluster through Redis', () => {
     const d = await newSession(b!);
     expect(d.id).not.toBe(c.id);
   });
+
+  it.runIf(store.kind === 'primary')(
+    'a worker whose link to the primary is gone keeps its sessions flowing, refuses resumes (log line, metric) and is not ready',
+    async () => {
+      const { edges: [a, b] } = await cluster(2);
+      const c = await newSession(a!);
+      const d = await newSession(b!);
+      const metrics = async () => new EdgeMetrics({ edge: b!.edge, lifecycle: new LifecycleRecorder() }).registry.metrics();
+      await waitFor(() => b!.store.members.length === 2, 5000, 'B sees two members');
+      expect(await metrics()).toMatch(/^voltlane_cluster_store_up\{backend="primary"\} 1$/m);
+      expect(await metrics()).toMatch(/^voltlane_cluster_members 2$/m);
+      expect(readiness(b!.edge)).toEqual({ ok: true });
+      store.cut(b!.store);
+      await waitFor(() => !b!.store.ready, 5000, 'B sees the primary gone');
+      expect(logged(b!, 'cluster.store_error')).toBe(true);
+      const ready = readiness(b!.edge);
+      expect(ready.ok).toBe(false);
+      expect(ready.ok ? '' : ready.reason).toMatch(/cluster store unreachable \(primary primary link lost.*resumes are refused/);
+      expect(await metrics()).toMatch(/^voltlane_cluster_store_up\{backend="primary"\} 0$/m);
+      await refused(rawResume(b!.port, c.id, c.keyPair), 'a resume without the primary to be refused');
+      expect(logged(b!, 'handshake.refused')).toBe(true);
+      expect(b!.store.counters.refusedResumes).toBeGreaterThan(0);
+      expect(await metrics()).toMatch(/^voltlane_cluster_refusals_total\{what="resume"\} [1-9]/m);
+      // Live sessions on both edges keep flowing both ways.
+      d.socket.write(frame('on-b'));
+      await dataFrom(b!, d.id, 'on-b');
+      b!.master.send(d.id, Flag.Data, Buffer.from('to-d'));
+      expect(await nextText(d)).toBe('to-d');
+      c.socket.write(frame('on-a'));
+      await dataFrom(a!, c.id, 'on-a');
+      // The primary takes B for dead at once (a real worker exits with its link): A adopts B's sessions, stale.
+      await waitFor(() => a!.store.members.length === 1, 5000, 'A sees B gone');
+      await waitFor(() => a!.edge.sessions.has(Number(d.id)), 5000, 'A adopts B\'s session');
+      expect(logged(a!, 'cluster.member_dead')).toBe(true);
+    },
+  );
 });
