@@ -42,7 +42,7 @@ export function joinCluster(edge: Edge, store: ClusterMember): EdgeCluster {
     dropMoved: (s) => {
       for (const a of s.challenges.splice(0)) a.end();
       edge.sessions.delete(s.id);
-      edge.stale.delete(s.id);
+      edge.stale.delete(s);
       edge.reaper.remove(s);
       edge.paused.delete(s);
       if (s.socket) detachSocket(edge, s, true);

@@ -35,6 +35,7 @@ import { detachAll, restoreSessions, saveAll } from './session-keeping.js';
 import { toStored } from './session-persistence.js';
 import { Session } from './session.js';
 import { StaleReaper } from './stale-reaper.js';
+import { StaleTable } from './stale-table.js';
 import { transportOf, type ClientConnection, type TransportName } from './transports/connection.js';
 import { Transports } from './transports/listeners.js';
 
@@ -122,8 +123,8 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     handshakesShed: 0,
     slowFrames: 0,
   };
-  /** @internal Sessions that are away, in the order they went stale (oldest first). */
-  readonly stale = new Map<number, Session>();
+  /** @internal Sessions that are away, by id and by client address (eviction: the biggest holder's oldest). */
+  readonly stale = new StaleTable<Session>();
   /** @internal Sessions whose sockets are paused while the master link is congested. */
   readonly paused = new Set<Session>();
   /** @internal Stale deadlines of every away session, expired on the reap ticks. */

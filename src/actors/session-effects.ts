@@ -7,6 +7,7 @@ import { detachSocket, endSocket } from './client-path.js';
 import type { Edge } from './edge.js';
 import { completeResume } from './resume-flow.js';
 import type { Session } from './session.js';
+import { staleShareCap } from './stale-table.js';
 
 const utf8 = new TextEncoder();
 
@@ -64,7 +65,7 @@ export function provideSessionMachine(edge: Edge) {
         const s = get(context.id);
         if (!s) return;
         const since = context.staleSince ?? edge.clock.now();
-        edge.stale.set(s.id, s);
+        edge.stale.add(s);
         edge.clusterGlue?.enteredStale(s, since);
         edge.reaper.add(s, since);
         if (!s.hasSessionKey) edge.keyQueue.add(s);
@@ -74,12 +75,12 @@ export function provideSessionMachine(edge: Edge) {
           if (!edge.stopping) edge.log.info({ sessionId: s.id, state: 'stale' }, 'session.stale');
         }
         edge.onLifecycle?.({ type: 'session.stale', sessionId: s.id });
-        evictPastMax(edge);
+        evictPastShares(edge, s);
       },
       leftStale: ({ context }) => {
         const s = edge.stale.get(context.id);
         if (!s) return;
-        edge.stale.delete(s.id);
+        edge.stale.delete(s);
         edge.reaper.remove(s);
         edge.clusterGlue?.leftStale(s);
       },
@@ -87,7 +88,7 @@ export function provideSessionMachine(edge: Edge) {
         const s = get(context.id);
         if (!s) return;
         edge.sessions.delete(s.id);
-        edge.stale.delete(s.id);
+        edge.stale.delete(s);
         edge.reaper.remove(s);
         edge.paused.delete(s);
         if (s.socket) detachSocket(edge, s, true);
@@ -105,13 +106,25 @@ export function provideSessionMachine(edge: Edge) {
   });
 }
 
-/** Past clients.max_stale_clients the oldest stale sessions are evicted. */
-function evictPastMax(edge: Edge): void {
+/**
+ * `s` just went stale. Its address past its share of the stale table (limits.max_stale_share_per_address) loses
+ * its own oldest stale session; a table past clients.max_stale_clients loses the oldest stale session of the
+ * address holding the most. Both O(1) per eviction (src/actors/stale-table.ts).
+ */
+function evictPastShares(edge: Edge, s: Session): void {
   const max = edge.config.clients.maxStaleClients;
-  while (edge.stale.size > max) {
-    const oldest = edge.stale.values().next().value as Session;
-    edge.stale.delete(oldest.id);
-    edge.log.info({ sessionId: oldest.id, staleClients: edge.stale.size + 1, max }, 'session.evicted');
-    edge.actorOf(oldest).send({ type: 'stale.evicted' });
+  const cap = staleShareCap(edge.config.limits.maxStaleSharePerAddress, max);
+  while (edge.stale.has(s) && s.staleHolder!.count > cap) {
+    evict(edge, edge.stale.oldestOf(s)!, `address over its share of the stale table (${cap})`, max);
   }
+  while (edge.stale.size > max) {
+    evict(edge, edge.stale.biggestHolderOldest()!, 'stale table full: the oldest of the address holding the most', max);
+  }
+}
+
+function evict(edge: Edge, victim: Session, why: string, max: number): void {
+  const holder = victim.staleHolder!;
+  edge.stale.delete(victim);
+  edge.log.info({ sessionId: victim.id, address: victim.address, addressStale: holder.count + 1, staleClients: edge.stale.size + 1, max, reason: why }, 'session.evicted');
+  edge.actorOf(victim).send({ type: 'stale.evicted' });
 }

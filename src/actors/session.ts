@@ -6,6 +6,7 @@ import type { FrameWriter } from '../io/writer.js';
 import type { SessionMachine } from '../machines/session.js';
 import type { PendingConnection } from './handshake.js';
 import type { ReplayBuffer } from './replay-buffer.js';
+import type { Holder, StaleLinks } from './stale-table.js';
 import type { ClientConnection } from './transports/connection.js';
 
 /** Symbol under which a client socket carries its Session (module-level listeners, no closure per socket). */
@@ -31,7 +32,7 @@ export interface SessionClusterState {
 
 const INITIAL_STATE = Object.freeze({ live: 'connected' });
 
-export class Session {
+export class Session implements StaleLinks<Session> {
   readonly id: number;
   /**
    * The client's key and, once derived, the session key, in one 64-byte array (kept on the JS heap, where a
@@ -74,6 +75,10 @@ export class Session {
   cluster: SessionClusterState | null = null;
   /** Position in the stale reaper's deadline heap (-1: not stale). */
   deadlineSlot = -1;
+  /** Links of the stale table (src/actors/stale-table.ts), all null while not stale. */
+  staleHolder: Holder<Session> | null = null;
+  stalePrev: Session | null = null;
+  staleNext: Session | null = null;
 
   constructor(id: number, clientKey: Uint8Array, address: string) {
     this.id = id;

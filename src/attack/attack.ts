@@ -56,6 +56,8 @@ export interface ProbeCount {
   /** Median and worst time to finish, ms. */
   p50Ms: number;
   maxMs: number;
+  /** Why the failed ones failed ("closed by the edge": refused, e.g. a resume of a session that ended). */
+  errors: Record<string, number>;
 }
 
 const VERSION = encodeFrame(encodeHandshake({ type: 'ProtocolVersion', version: 2 }));
@@ -183,27 +185,28 @@ export async function runAttack(o: AttackOptions): Promise<AttackReport> {
 /** A legitimate client's view during the attack: new sessions and resumes of them, each timed. */
 async function runProbe(o: AttackOptions, until: number): Promise<{ newSessions: ProbeCount; resumes: ProbeCount }> {
   const created: number[] = [];
-  let createdFailed = 0;
+  const createdErrors: Record<string, number> = {};
   const resumed: number[] = [];
-  let resumedFailed = 0;
+  const resumedErrors: Record<string, number> = {};
+  const why = (into: Record<string, number>) => (err: unknown): null => {
+    const m = err instanceof Error ? err.message : String(err);
+    into[m] = (into[m] ?? 0) + 1;
+    return null;
+  };
   const pending: Promise<void>[] = [];
   while (Date.now() < until) {
     pending.push(
       (async () => {
         const kp = generateKeyPair();
         const t0 = performance.now();
-        const first = await legitSession(o, kp, null).catch(() => null);
-        if (!first) {
-          createdFailed++;
-          return;
-        }
+        const first = await legitSession(o, kp, null).catch(why(createdErrors));
+        if (!first) return;
         created.push(performance.now() - t0);
         first.socket.destroy();
         if (o.probeResumeAfterMs) await new Promise((res) => setTimeout(res, o.probeResumeAfterMs));
         const t1 = performance.now();
-        const again = await legitSession(o, kp, first).catch(() => null);
-        if (!again) resumedFailed++;
-        else {
+        const again = await legitSession(o, kp, first).catch(why(resumedErrors));
+        if (again) {
           resumed.push(performance.now() - t1);
           again.socket.destroy();
         }
@@ -212,12 +215,13 @@ async function runProbe(o: AttackOptions, until: number): Promise<{ newSessions:
     await new Promise((res) => setTimeout(res, o.probeEveryMs));
   }
   await Promise.all(pending);
-  return { newSessions: count(created, createdFailed), resumes: count(resumed, resumedFailed) };
+  return { newSessions: count(created, createdErrors), resumes: count(resumed, resumedErrors) };
 }
 
-function count(times: number[], failed: number): ProbeCount {
+function count(times: number[], errors: Record<string, number>): ProbeCount {
   const sorted = [...times].sort((a, b) => a - b);
-  return { ok: times.length, failed, p50Ms: round(sorted[Math.floor(sorted.length / 2)] ?? 0), maxMs: round(sorted.at(-1) ?? 0) };
+  const failed = Object.values(errors).reduce((a, n) => a + n, 0);
+  return { ok: times.length, failed, p50Ms: round(sorted[Math.floor(sorted.length / 2)] ?? 0), maxMs: round(sorted.at(-1) ?? 0), errors };
 }
 
 const round = (n: number): number => Math.round(n * 10) / 10;

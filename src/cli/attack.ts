@@ -1,5 +1,6 @@
 // `voltlane attack KIND --target HOST:PORT`: runs one of the attacks of src/attack against an edge, bounded in
 // time and count, with a legitimate probe alongside; prints a summary (and --json for scripts).
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { checkAddress } from '../config/address.js';
 import { ATTACK_KINDS, loopbackSources, runAttack, type AttackKind, type AttackOptions } from '../attack/attack.js';
@@ -31,6 +32,8 @@ Options:
   --no-probe             no legitimate probe alongside
   --probe-every MS       a probe new session and resume every MS (default 100)
   --probe-resume-after MS  the probe's client stays away this long before resuming (default 0)
+  --probe-from ADDR      the probe's local address (default: the system's choice), e.g. 127.0.0.1 while
+                         --sources floods from 127.0.100.x
   --json                 print the report as JSON
 `;
 
@@ -57,6 +60,7 @@ export async function runAttackCommand(argv: string[]): Promise<number> {
         'no-probe': { type: 'boolean' },
         'probe-every': { type: 'string' },
         'probe-resume-after': { type: 'string' },
+        'probe-from': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -86,14 +90,19 @@ export async function runAttackCommand(argv: string[]): Promise<number> {
         `${r.closedByEdge} closed by the edge while held, ${r.answered} handshake answers, ${r.bytesSent} bytes sent`,
       ...(p
         ? [
-            `probe new sessions: ${p.newSessions.ok} ok, ${p.newSessions.failed} failed (${pct(p.newSessions)}), p50 ${p.newSessions.p50Ms} ms, max ${p.newSessions.maxMs} ms`,
-            `probe resumes:      ${p.resumes.ok} ok, ${p.resumes.failed} failed (${pct(p.resumes)}), p50 ${p.resumes.p50Ms} ms, max ${p.resumes.maxMs} ms`,
+            `probe new sessions: ${p.newSessions.ok} ok, ${p.newSessions.failed} failed (${pct(p.newSessions)}), p50 ${p.newSessions.p50Ms} ms, max ${p.newSessions.maxMs} ms${reasons(p.newSessions)}`,
+            `probe resumes:      ${p.resumes.ok} ok, ${p.resumes.failed} failed (${pct(p.resumes)}), p50 ${p.resumes.p50Ms} ms, max ${p.resumes.maxMs} ms${reasons(p.resumes)}`,
           ]
         : []),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }
   return 0;
+}
+
+function reasons(c: { errors: Record<string, number> }): string {
+  const e = Object.entries(c.errors);
+  return e.length === 0 ? '' : `; failed: ${e.map(([m, n]) => `${m} x${n}`).join(', ')}`;
 }
 
 function pct(c: { ok: number; failed: number }): string {
@@ -140,7 +149,13 @@ function options(kind: string | undefined, v: Record<string, string | boolean | 
     probe: v['no-probe'] !== true,
     probeEveryMs: num('probe-every', v['probe-every'] as string | undefined, 100, 1, 60_000),
     probeResumeAfterMs: num('probe-resume-after', v['probe-resume-after'] as string | undefined, 0, 0, 60_000),
+    ...(typeof v['probe-from'] === 'string' ? { probeFrom: localAddress(v['probe-from']) } : {}),
   };
+}
+
+function localAddress(raw: string): string {
+  if (isIP(raw.trim()) === 0) throw new AttackUsageError(`--probe-from: expected an IP address of this machine, not ${JSON.stringify(raw)}`);
+  return raw.trim();
 }
 
 function ids(raw: string | undefined): bigint[] {

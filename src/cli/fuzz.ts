@@ -29,6 +29,9 @@ The edge must use settings the fuzzer knows; pass them if they differ from these
   --reap-interval SECS     clients.stale_reap_interval_secs      (default 0.05)
   --missed-buffer N        clients.missed_packets_buffer_size    (default 4)
   --max-stale N            clients.max_stale_clients             (default 65535)
+                           (the fuzzer's clients share one address: with a small
+                           max_stale_clients, set limits.max_stale_share_per_address
+                           to the same count, so that address may fill the table)
   --max-frame N            limits.max_frame_size                 (default 8388599)
 A short stale timeout keeps runs fast. Raise the edge's rate limits for loopback
 (limits.new_connections_per_address_per_sec and

@@ -32,6 +32,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     frameTimeoutSecs: 30,
     minFrameBytesPerSec: 1024,
     failedResumesPerAddressPerMin: 60,
+    maxStaleSharePerAddress: 0.25,
   },
   http: { address: null },
   cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
@@ -234,6 +235,16 @@ min_frame_bytes_per_sec = 1024
 # reconnects of one session may be challenged at once; the first valid answer
 # wins.
 failed_resumes_per_address_per_min = 60
+
+# Most of the stale table (clients.max_stale_clients) one client address may
+# hold: a share of it, from 0 to 1 exclusive (0.25 is a quarter), or a count,
+# an integer of at least 1 (1 is one session, not the whole table). An IPv4
+# address counts on its own, an IPv6 address with its whole /64. An address at
+# its share that leaves one more session stale loses its own oldest stale
+# session (Failure "evicted"), and when the table is full the address holding
+# the most loses its oldest: a flood of throwaway sessions from a few
+# addresses cannot push out the stale sessions of everyone else.
+max_stale_share_per_address = 0.25
 
 [http]
 # Address of the built-in status server, as host:port, or "" to turn it off

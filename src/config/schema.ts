@@ -46,6 +46,8 @@ export interface Config {
     frameTimeoutSecs: number;
     minFrameBytesPerSec: number;
     failedResumesPerAddressPerMin: number;
+    /** Most of the stale table one address (an IPv6 /64 as one) holds: below 1 a share of max_stale_clients, else a count. */
+    maxStaleSharePerAddress: number;
   };
   /** The status server (/metrics, /healthz, /readyz, /); absent or a null address: off. */
   http?: { address: HostPort | null };
@@ -183,6 +185,20 @@ function workers(): Rule<number | 'auto'> {
   };
 }
 
+/** A share of a whole (a number greater than 0 and less than 1) or a count (an integer, at least 1). */
+function shareOrCount(): Rule<number> {
+  const check = (n: number): Checked<number> =>
+    Number.isFinite(n) && n > 0 && (n < 1 || Number.isSafeInteger(n)) ? { ok: true, value: n } : fail;
+  return {
+    expected: 'a share of max_stale_clients (a number greater than 0 and less than 1, e.g. 0.25) or a count (an integer, at least 1)',
+    fromToml: (raw) => (typeof raw === 'number' ? check(raw) : fail),
+    fromString: (raw) => {
+      const text = raw.trim();
+      return DECIMAL_TEXT.test(text) ? check(Number(text)) : fail;
+    },
+  };
+}
+
 /** "" (off) or a redis:// / rediss:// URL. */
 function redisUrl(): Rule<string> {
   const fromString = (raw: string): Checked<string> => {
@@ -313,6 +329,7 @@ export const SCHEMA: Schema = {
     frameTimeoutSecs: { key: 'frame_timeout_secs', rule: seconds() },
     minFrameBytesPerSec: { key: 'min_frame_bytes_per_sec', rule: count(1) },
     failedResumesPerAddressPerMin: { key: 'failed_resumes_per_address_per_min', rule: count(1) },
+    maxStaleSharePerAddress: { key: 'max_stale_share_per_address', rule: shareOrCount() },
   },
   http: {
     address: { key: 'address', rule: optionalAddress() },

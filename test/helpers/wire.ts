@@ -46,9 +46,9 @@ export function hs(p: HandshakePacket): Uint8Array {
   return encodeFrame(encodeHandshake(p));
 }
 
-/** A new session by hand: returns the id and the socket ready for data. */
-export async function rawNewSession(port: number, keyPair: KeyPair = generateKeyPair()): Promise<RawSession> {
-  const socket = await dial(port);
+/** A new session by hand (from the local address `from`, if given): returns the id and the socket ready for data. */
+export async function rawNewSession(port: number, keyPair: KeyPair = generateKeyPair(), from?: string): Promise<RawSession> {
+  const socket = await dial(port, '127.0.0.1', from);
   const q = new FrameQueue(socket);
   socket.write(hs({ type: 'ProtocolVersion', version: 2 }));
   const edgeKey = expectPacket(await q.next(), 'PubKey').key.slice();

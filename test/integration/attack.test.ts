@@ -57,6 +57,23 @@ describe('voltlane attack', () => {
     fx.open.push(back.socket);
   });
 
+  it('session-flood: the probe\'s stale sessions survive a flood that would fill the stale table several times over', async () => {
+    // 2 flooding addresses at 150/s each for 2.5 s against a table of 200: oldest-first eviction would drop the
+    // probe's sessions (away 800 ms) within the first second. Each address keeps at most a quarter (50) instead.
+    // The probe's sessions stay stale after their resume too: its address ends up holding about 25.
+    const t = await fx.start({ clients: { maxStaleClients: 200 }, limits: { maxStaleSharePerAddress: 0.25 } });
+    const r = await runAttack(
+      opts('session-flood', { rate: 300, durationSecs: 2.5, sources: loopbackSources(2), probeFrom: '127.0.0.1', probeEveryMs: 100, probeResumeAfterMs: 800 }),
+    );
+    expect(r.opened).toBeGreaterThan(300);
+    expect(t.edge.counters.sessionsOpened).toBeGreaterThan(300);
+    expect(r.probe!.newSessions.failed).toBe(0);
+    expect(r.probe!.resumes.errors).toEqual({});
+    expect(r.probe!.resumes.ok).toBeGreaterThan(10);
+    expect(t.edge.stale.countOf(loopbackSources(2)[0]!)).toBeLessThanOrEqual(50);
+    expect(t.edge.stats().stale).toBeLessThanOrEqual(200);
+  });
+
   it.each(['conn-flood', 'session-flood', 'tiny-segments'] as const)('%s runs within its bounds', async (kind) => {
     const t = await fx.start();
     const r = await runAttack(opts(kind, { maxConnections: 20, durationSecs: 0.6, probe: false }));

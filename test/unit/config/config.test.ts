@@ -47,6 +47,7 @@ const EXPECTED_DEFAULTS: Config = {
     frameTimeoutSecs: 30,
     minFrameBytesPerSec: 1024,
     failedResumesPerAddressPerMin: 60,
+    maxStaleSharePerAddress: 0.25,
   },
   http: { address: null },
   cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
@@ -79,6 +80,7 @@ const EXPECTED_KEYS: Record<string, string[]> = {
     'frame_timeout_secs',
     'min_frame_bytes_per_sec',
     'failed_resumes_per_address_per_min',
+    'max_stale_share_per_address',
   ],
   http: ['address'],
   cluster: ['redis_url', 'key_prefix', 'member_timeout_secs'],
@@ -634,5 +636,18 @@ describe('observability keys', () => {
     expect(() => parseConfigText('[cluster]\nredis_url = "http://x"\n')).toThrow(/cluster\.redis_url.*redis:/s);
     expect(() => parseConfigText('[cluster]\nkey_prefix = "a b"\n')).toThrow(/cluster\.key_prefix/);
     expect(loadConfig({ path: join(mkdtempSync(join(tmpdir(), 'vl-')), 'c.toml'), env: { VOLTLANE_GENERAL_WORKERS: 'auto' }, dotenv: false }).config.general.workers).toBe('auto');
+  });
+});
+
+describe('stale-table keys', () => {
+  it('limits.max_stale_share_per_address is a share below 1 or a whole count; anything else is refused', () => {
+    expect(parseConfigText('[limits]\nmax_stale_share_per_address = 0.1\n').config.limits.maxStaleSharePerAddress).toBe(0.1);
+    expect(parseConfigText('[limits]\nmax_stale_share_per_address = 500\n').config.limits.maxStaleSharePerAddress).toBe(500);
+    expect(parseConfigText('[limits]\nmax_stale_share_per_address = 1\n').config.limits.maxStaleSharePerAddress).toBe(1);
+    for (const bad of ['0', '-0.5', '1.5', '"half"', 'nan']) {
+      expect(configError(() => parseConfigText(`[limits]\nmax_stale_share_per_address = ${bad}\n`)).key).toBe('limits.max_stale_share_per_address');
+    }
+    expect(load({ env: { VOLTLANE_LIMITS_MAX_STALE_SHARE_PER_ADDRESS: '0.05' } }).config.limits.maxStaleSharePerAddress).toBe(0.05);
+    expect(() => load({ env: { VOLTLANE_LIMITS_MAX_STALE_SHARE_PER_ADDRESS: '2.5' } })).toThrow(/max_stale_share_per_address.*share of max_stale_clients/s);
   });
 });
