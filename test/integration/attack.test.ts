@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loopbackSources, runAttack, type AttackOptions } from '../../src/attack/attack.js';
 import { fdLimitWarning, openFilesLimit } from '../../src/actors/fd-limit.js';
 import { rawNewSession, waitFor } from '../helpers/wire.js';
-import { useEdgeFixture } from '../helpers/edge.js';
+import { logsWith, useEdgeFixture } from '../helpers/edge.js';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,21 +57,22 @@ describe('voltlane attack', () => {
     fx.open.push(back.socket);
   });
 
-  it('session-flood: the probe\'s stale sessions survive a flood that would fill the stale table several times over', async () => {
-    // 2 flooding addresses at 150/s each for 2.5 s against a table of 200: oldest-first eviction would drop the
-    // probe's sessions (away 800 ms) within the first second. Each address keeps at most a quarter (50) instead.
-    // The probe's sessions stay stale after their resume too: its address ends up holding about 25.
-    const t = await fx.start({ clients: { maxStaleClients: 200 }, limits: { maxStaleSharePerAddress: 0.25 } });
-    const r = await runAttack(
-      opts('session-flood', { rate: 300, durationSecs: 2.5, sources: loopbackSources(2), probeFrom: '127.0.0.1', probeEveryMs: 100, probeResumeAfterMs: 800 }),
-    );
-    expect(r.opened).toBeGreaterThan(300);
-    expect(t.edge.counters.sessionsOpened).toBeGreaterThan(300);
+  it('session-flood: the probe\'s stale sessions survive a flood that fills the stale table', async () => {
+    // 2 flooding addresses at 150/s each for 2.5 s against a table of 120: oldest-first eviction would drop the
+    // probe's sessions (away 800 ms) once the flood has made 120. Each address keeps at most half (60), and a full
+    // table loses the oldest of the address holding the most. The probe's sessions stay stale after their
+    // resume too: its address ends up holding about 25, fewer than either flooding address.
+    const t = await fx.start({ clients: { maxStaleClients: 120 }, limits: { maxStaleSharePerAddress: 0.5 } });
+    const flooders = loopbackSources(2);
+    const r = await runAttack(opts('session-flood', { rate: 300, durationSecs: 2.5, sources: flooders, probeFrom: '127.0.0.1', probeEveryMs: 100, probeResumeAfterMs: 800 }));
+    expect(r.opened).toBeGreaterThan(150);
     expect(r.probe!.newSessions.failed).toBe(0);
     expect(r.probe!.resumes.errors).toEqual({});
-    expect(r.probe!.resumes.ok).toBeGreaterThan(10);
-    expect(t.edge.stale.countOf(loopbackSources(2)[0]!)).toBeLessThanOrEqual(50);
-    expect(t.edge.stats().stale).toBeLessThanOrEqual(200);
+    expect(r.probe!.resumes.ok).toBeGreaterThan(5);
+    const evicted = logsWith(t, 'session.evicted');
+    expect(evicted.length).toBeGreaterThan(0);
+    expect(evicted.every((l) => flooders.includes(String(l.address)))).toBe(true);
+    expect(t.edge.stats().stale).toBeLessThanOrEqual(120);
   });
 
   it.each(['conn-flood', 'session-flood', 'tiny-segments'] as const)('%s runs within its bounds', async (kind) => {
