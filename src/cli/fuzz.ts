@@ -3,7 +3,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { errnoCode } from '../errno.js';
 import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { checkAddress } from '../config/address.js';
+import { ConfigError, formatAddress, loadConfig, type Config, type HostPort } from '../config/index.js';
+import { edgeSettings } from '../http/settings.js';
+import { dialable, fetchEdgeSettings, fuzzingProblems, resolveSettings, SettingsError, settingsMismatches, FUZZ_SETTINGS } from '../fuzz/settings.js';
 import { wallClock } from '../fuzz/clock.js';
 import { MasterPeer } from '../fuzz/master-peer.js';
 import { formatReport, runLifecycleFuzz } from '../fuzz/run.js';
@@ -12,6 +17,7 @@ import type { LifecycleTarget } from '../fuzz/system.js';
 export const FUZZ_HELP = `voltlane fuzz: the lifecycle fuzzer against a running edge
 
 Usage:
+  voltlane fuzz --config PATH [--http ADDR] [--runs N] [--seed S] [--replay FILE] [options]
   voltlane fuzz --edge HOST:PORT --master-listen ADDR [--runs N] [--seed S] [--replay FILE] [options]
 
 The fuzzer is the edge's master and its clients. It listens at --master-listen for
@@ -23,8 +29,18 @@ link drops. After every step it checks PROTOCOL.md's promises: each master packe
 reaches its client exactly once and in order (or the master got one Failure), no
 Failure after a Kick, one Reconnection per resume, ids never reused, client order kept.
 On a violation it shrinks the sequence, prints it, writes a replay file and exits 1.
+Exit 2: a usage error, an unreachable edge, or settings that do not match the edge's.
 
-The edge must use settings the fuzzer knows; pass them if they differ from these:
+The fuzzer's model must use the edge's settings. Give it the edge's config file:
+  --config PATH            the edge's connserver.toml (read, never written; the same
+                           VOLTLANE_* environment and ./.env apply as for the edge):
+                           --edge defaults to its listener.address, --master-listen
+                           to its master.address, and the settings below to its values
+  --http ADDR              the edge's status server (default: [http] address in --config):
+                           the settings are confirmed against the running edge's
+                           /status.json before any run; a difference is reported as a
+                           settings mismatch (exit 2), not as a violated invariant
+Flags override the file (each is also checked against the running edge):
   --stale-timeout SECS     clients.stale_timeout_secs            (default 0.5)
   --reap-interval SECS     clients.stale_reap_interval_secs      (default 0.05)
   --missed-buffer N        clients.missed_packets_buffer_size    (default 4)
@@ -34,15 +50,29 @@ The edge must use settings the fuzzer knows; pass them if they differ from these
                            to the same count, so that address may fill the table)
   --max-frame N            limits.max_frame_size                 (default 8388599)
 A short stale timeout keeps runs fast. Raise the edge's rate limits for loopback
-(limits.new_connections_per_address_per_sec and
-failed_resumes_per_address_per_min, e.g. 100000) and keep master.reconnect_max_ms
-small (e.g. 200): the fuzzer drops the link on purpose. For example:
+(limits.new_connections_per_address_per_sec, new_connections_burst and
+failed_resumes_per_address_per_min, e.g. 100000: checked when the settings are known)
+and keep master.reconnect_max_ms small (e.g. 200): the fuzzer drops the link on purpose.
+For example, with a connserver.toml for fuzzing:
 
-  VOLTLANE_MASTER_ADDRESS=127.0.0.1:43001 VOLTLANE_CLIENTS_STALE_TIMEOUT_SECS=0.5 \\
-  VOLTLANE_CLIENTS_STALE_REAP_INTERVAL_SECS=0.05 VOLTLANE_CLIENTS_MISSED_PACKETS_BUFFER_SIZE=4 \\
-  VOLTLANE_MASTER_RECONNECT_MAX_MS=200 VOLTLANE_LIMITS_FAILED_RESUMES_PER_ADDRESS_PER_MIN=100000 \\
-  VOLTLANE_LIMITS_NEW_CONNECTIONS_PER_ADDRESS_PER_SEC=100000 voltlane --listen 127.0.0.1:43000 &
-  voltlane fuzz --edge 127.0.0.1:43000 --master-listen 127.0.0.1:43001 --runs 50
+  [listener]
+  address = "127.0.0.1:43000"
+  [master]
+  address = "127.0.0.1:43001"
+  reconnect_max_ms = 200
+  [clients]
+  stale_timeout_secs = 0.5
+  stale_reap_interval_secs = 0.05
+  missed_packets_buffer_size = 4
+  [limits]
+  new_connections_per_address_per_sec = 100000
+  new_connections_burst = 100000
+  failed_resumes_per_address_per_min = 100000
+  [http]
+  address = "127.0.0.1:43002"
+
+  voltlane --config fuzz.toml &
+  voltlane fuzz --config fuzz.toml --runs 50
 
 Other options:
   --runs N                 random runs (default 20)
@@ -94,11 +124,31 @@ function num(v: string | undefined, name: string, dflt: number, min = 0): number
   return n;
 }
 
-function addr(v: string | undefined, name: string): { host: string; port: number } {
-  if (!v) throw new UsageError(`--${name} is required (see voltlane fuzz --help)`);
+function addr(v: string | undefined, name: string): HostPort {
+  if (!v) throw new UsageError(`--${name} is required without --config (see voltlane fuzz --help)`);
   const a = checkAddress(v);
   if (typeof a === 'string') throw new UsageError(`--${name}: ${a}`);
   return a;
+}
+
+/** The edge's config file, read as the edge reads it but never written: a missing file is a usage error. */
+function readEdgeConfig(path: string): { config: Config; path: string } {
+  if (!existsSync(path)) throw new UsageError(`--config ${path}: no such file (give the connserver.toml the edge runs with)`);
+  try {
+    const loaded = loadConfig({ path, writeDefault: false });
+    return { config: loaded.config, path: loaded.path };
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`--config ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Same port, and the same host where both are IP literals (a name may be an alias of the address). */
+function sameAddress(a: string | number | null | undefined, b: HostPort): boolean {
+  if (typeof a !== 'string') return false;
+  const x = checkAddress(a);
+  if (typeof x === 'string' || x.port !== b.port) return false;
+  return isIP(x.host) === 0 || isIP(b.host) === 0 || x.host === b.host;
 }
 
 export async function runFuzzCommand(argv: string[]): Promise<number> {
@@ -108,6 +158,8 @@ export async function runFuzzCommand(argv: string[]): Promise<number> {
       args: argv,
       strict: true,
       options: {
+        config: { type: 'string' },
+        http: { type: 'string' },
         edge: { type: 'string' },
         'master-listen': { type: 'string' },
         runs: { type: 'string' },
@@ -135,20 +187,45 @@ export async function runFuzzCommand(argv: string[]): Promise<number> {
   }
   let master: MasterPeer | null = null;
   try {
-    const edge = addr(values.edge, 'edge');
-    const listen = addr(values['master-listen'], 'master-listen');
+    const cfg = values.config !== undefined ? readEdgeConfig(values.config) : null;
+    const edge = values.edge !== undefined || !cfg ? addr(values.edge, 'edge') : dialable(cfg.config.listener.address);
+    const listen = values['master-listen'] !== undefined || !cfg ? addr(values['master-listen'], 'master-listen') : cfg.config.master.address;
     const waitMs = num(values['wait-ms'], 'wait-ms', 2000, 1);
     const replay = values.replay ? readReplay(values.replay) : null;
     const seed = replay ? replay.seed : values.seed !== undefined ? num(values.seed, 'seed', 0, -(2 ** 31)) | 0 : undefined;
+    const settings = resolveSettings(values as Record<string, string | undefined>, cfg, (text, flag) => num(text, flag, 0, flag === 'max-frame' ? 1 : 0));
+    // Confirmed against the running edge when it has a status server; otherwise the file's values are checked alone.
+    const httpAddress = values.http !== undefined ? addr(values.http, 'http') : (cfg?.config.http?.address ?? null);
+    let confirmed: string | null = null;
+    if (httpAddress) {
+      const { settings: running, url } = await fetchEdgeSettings(httpAddress);
+      const mismatches = settingsMismatches(settings, running, url);
+      if (!sameAddress(running['master.address'], listen)) {
+        mismatches.push(`master.address: the fuzzer listens at ${formatAddress(listen)}, the running edge dials ${JSON.stringify(running['master.address'] ?? null)} (${url})`);
+      }
+      if (mismatches.length > 0) throw new SettingsError('settings mismatch', mismatches);
+      const problems = fuzzingProblems(running, url);
+      if (problems.length > 0) throw new SettingsError('edge not set up for fuzzing', problems);
+      confirmed = url;
+    } else if (cfg) {
+      const problems = fuzzingProblems(edgeSettings(cfg.config), cfg.path);
+      if (problems.length > 0) throw new SettingsError('edge not set up for fuzzing', problems);
+    }
+    const shown = FUZZ_SETTINGS.map((s) => `${s.dotted}=${settings.values[s.name]}`).join(', ');
+    process.stdout.write(
+      confirmed
+        ? `voltlane fuzz: settings confirmed by the running edge (${confirmed}): ${shown}\n`
+        : `voltlane fuzz: settings ${shown}; not confirmed by the running edge (give --http or an [http] address)\n`,
+    );
     const target: LifecycleTarget = {
       edge,
       master: (master = new MasterPeer({ host: listen.host, port: listen.port, timeoutMs: waitMs * 4 })),
       clock: wallClock,
       model: {
-        staleTimeoutMs: num(values['stale-timeout'], 'stale-timeout', 0.5) * 1000,
-        reapIntervalMs: num(values['reap-interval'], 'reap-interval', 0.05) * 1000,
-        missedBufferSize: num(values['missed-buffer'], 'missed-buffer', 4),
-        maxStaleClients: num(values['max-stale'], 'max-stale', 65535),
+        staleTimeoutMs: settings.values.staleTimeoutSecs * 1000,
+        reapIntervalMs: settings.values.staleReapIntervalSecs * 1000,
+        missedBufferSize: settings.values.missedPacketsBufferSize,
+        maxStaleClients: settings.values.maxStaleClients,
         marginMs: 150,
       },
       reconnectMaxMs: 0,
@@ -175,11 +252,16 @@ export async function runFuzzCommand(argv: string[]): Promise<number> {
       ...(replay?.path ? { path: replay.path } : {}),
       ...(replay?.replayPath ? { replayPath: replay.replayPath } : {}),
       maxCommands: num(values['max-commands'], 'max-commands', 25, 1),
-      maxFrameSize: num(values['max-frame'], 'max-frame', 8_388_599, 1),
-      replayLine: () => `voltlane fuzz --edge ${values.edge} --master-listen ${values['master-listen']} --replay ${out}`,
+      maxFrameSize: settings.values.maxFrameSize,
+      replayLine: () => `voltlane fuzz ${replayArgs(argv).join(' ')} --replay ${out}`,
     });
     process.stdout.write(formatReport(report) + '\n');
     if (report.ok) return 0;
+    if (!confirmed) {
+      process.stdout.write(
+        `note: the edge's settings were not confirmed (no --http, no [http] address): if they differ from the ones above, this is a settings mismatch, not an edge bug\n`,
+      );
+    }
     const file: ReplayFile = {
       seed: report.seed,
       path: report.path ?? '',
@@ -190,9 +272,27 @@ export async function runFuzzCommand(argv: string[]): Promise<number> {
     writeFileSync(out, JSON.stringify(file, null, 2) + '\n');
     return 1;
   } catch (e) {
+    if (e instanceof SettingsError) {
+      process.stderr.write(`voltlane fuzz: ${e.message}\n`);
+      return 2;
+    }
     process.stderr.write(`voltlane fuzz: ${e instanceof UsageError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 2;
   } finally {
     await master?.close();
   }
+}
+
+/** The command line that reaches the same edge with the same settings (for the replay line). */
+function replayArgs(argv: readonly string[]): string[] {
+  const keep = new Set(['--config', '--http', '--edge', '--master-listen', '--wait-ms', ...FUZZ_SETTINGS.map((s) => `--${s.flag}`)]);
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [name, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), true] : [a, false];
+    if (!keep.has(name)) continue;
+    if (inline) out.push(a);
+    else if (i + 1 < argv.length) out.push(a, argv[++i]!);
+  }
+  return out;
 }

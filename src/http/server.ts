@@ -11,6 +11,7 @@ import { readiness } from './health.js';
 import { LifecycleRecorder } from './lifecycle.js';
 import { EdgeMetrics, scanSessions } from './metrics.js';
 import { STATUS_PAGE } from './page.js';
+import { edgeSettings } from './settings.js';
 
 export interface StatusServerOptions {
   edge: Edge;
@@ -131,6 +132,8 @@ export class StatusServer {
       lastMinute: this.#lifecycle.lastMinute(),
       recent: this.#lifecycle.recent(),
       machine: (machineInfo ??= describeMachine(sessionMachine)),
+      // What the edge runs with now (not what its file says): tools that must agree with it compare these.
+      settings: edgeSettings(edge.config),
     };
   }
 }
