@@ -1,6 +1,6 @@
 // Child process: the bench's echo master. The master SDK's echo handler, plus IPC commands to push packets
 // to chosen sessions (scenario f) and to report what it saw (failures are errors during a bench).
-import { createEchoHandler, listen, type EdgeConnection } from '../src/sdk/master.js';
+import { createEchoHandler, listen, type MasterServer } from '../src/sdk/master.js';
 import type { BenchToChild, ChildToBench } from './ipc.js';
 import { template } from './payload.js';
 
@@ -12,14 +12,12 @@ async function main(): Promise<void> {
   if (!process.send) throw new Error('bench/echo-master must run as a forked child with an IPC channel');
   const server = await listen({ host: '127.0.0.1', port: 0 });
   createEchoHandler(server);
-  let edge: EdgeConnection | null = null;
   let data = 0;
   let failures = 0;
   let reconnections = 0;
   const errors: string[] = [];
   server.on('data', () => data++);
-  server.on('edge', (e) => {
-    edge = e;
+  server.on('edge', () => {
     post({ type: 'edge' });
   });
   server.on('failure', (id, reason) => {
@@ -37,12 +35,11 @@ async function main(): Promise<void> {
       return;
     }
     if (raw.type === 'push') {
-      const e = edge;
-      if (!e) {
+      if (server.edges.size === 0) {
         post({ type: 'fatal', message: 'push requested before an edge connected' });
         return;
       }
-      void push(e, raw.ids, raw.count, raw.size).then(
+      void push(server, raw.ids, raw.count, raw.size).then(
         (packets) => post({ type: 'pushed', packets }),
         (err: unknown) => post({ type: 'fatal', message: `push failed: ${String(err)}` }),
       );
@@ -54,19 +51,22 @@ async function main(): Promise<void> {
   post({ type: 'ready', port: server.address.port });
 }
 
-/** Sends `count` packets to every id: payloads owned by the id (low 32 bits) with sequence 0..count-1. */
-async function push(edge: EdgeConnection, ids: number[], count: number, size: number): Promise<number> {
+/**
+ * Sends `count` packets to every id: payloads owned by the id (low 32 bits) with sequence 0..count-1. Each goes
+ * to the edge that holds its session (several edges in a cluster), as the master SDK routes by id.
+ */
+async function push(server: MasterServer, ids: number[], count: number, size: number): Promise<number> {
   let packets = 0;
   for (const id of ids) {
     const tpl = template(id, size);
     for (let seq = 0; seq < count; seq++) {
       const p = Buffer.from(tpl);
       p.writeUInt32LE(seq, 4);
-      if (!edge.send(BigInt(id), p)) await edge.drain();
+      if (!server.send(BigInt(id), p)) await server.edgeOf(BigInt(id))?.drain();
       packets++;
     }
   }
-  await edge.drain();
+  await server.drain();
   return packets;
 }
 

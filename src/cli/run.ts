@@ -65,7 +65,7 @@ export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
   const keyPath = keyFilePath(config, loaded.path);
   const { keyPair, created } = loadOrCreateKeyFile(keyPath);
   log.info({ path: keyPath, created, publicKey: Buffer.from(keyPair.publicKey).toString('hex') }, 'edge.key');
-  const observe = prepareObservability(config, o);
+  const observe = await prepareObservability(config, o);
   // A cluster through Redis when redis_url is set (ioredis is loaded only then); a worker of `voltlane --workers N`
   // without it has its primary process as the store.
   const backend: ClusterBackend | null = config.cluster?.redisUrl

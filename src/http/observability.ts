@@ -1,11 +1,12 @@
 // Wires what an operator can see into a daemon: the inspector relay (sampled sessions, supervisor always)
 // and the status server, from config and flags. The caller builds the Edge with `edgeOptions`, then `start`s.
+// Each is loaded only when it is turned on (the relay's WebSocket server and prom-client cost ~10 MB of RSS).
 import type { Edge, EdgeOptions } from '../actors/edge.js';
 import { ConfigError, SCHEMA, type Config, type HostPort } from '../config/schema.js';
-import { EdgeInspector } from '../inspect/inspector.js';
+import type { EdgeInspector } from '../inspect/inspector.js';
 import type { Logger } from '../log.js';
 import { LifecycleRecorder } from './lifecycle.js';
-import { StatusServer } from './server.js';
+import type { StatusServer } from './server.js';
 
 /** Port of the inspector relay when `--inspect` is given without one and general.inspect_port is 0. */
 export const DEFAULT_INSPECT_PORT = 9465;
@@ -41,10 +42,10 @@ function httpAddress(config: Config, flag: string | undefined): HostPort | null 
   return checked.value;
 }
 
-export function prepareObservability(config: Config, flags: ObserveFlags): Observability {
+export async function prepareObservability(config: Config, flags: ObserveFlags): Promise<Observability> {
   const inspectPort = flags.inspect === true ? config.general.inspectPort || DEFAULT_INSPECT_PORT : (flags.inspect ?? config.general.inspectPort);
   const inspector =
-    inspectPort > 0 ? new EdgeInspector({ port: inspectPort, sessions: flags.inspectSessions ?? 10, followId: flags.inspectId ?? null }) : null;
+    inspectPort > 0 ? new (await import('../inspect/inspector.js')).EdgeInspector({ port: inspectPort, sessions: flags.inspectSessions ?? 10, followId: flags.inspectId ?? null }) : null;
   const address = httpAddress(config, flags.http);
   const lifecycle = address ? new LifecycleRecorder() : null;
   let status: StatusServer | null = null;
@@ -63,6 +64,7 @@ export function prepareObservability(config: Config, flags: ObserveFlags): Obser
         log.info({ url, sessions: flags.inspectSessions ?? 10, followId: flags.inspectId ?? null }, `inspect.relay: open ${url} to watch the machines`);
       }
       if (address && lifecycle) {
+        const { StatusServer } = await import('./server.js');
         status = new StatusServer({ edge, lifecycle, address, ...(inspector ? { inspector: () => inspector.stats() } : {}) });
         const url = await status.start();
         log.info({ url }, `http.listening: status page ${url}, metrics ${url}metrics`);

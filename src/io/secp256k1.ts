@@ -1,7 +1,15 @@
 // The per-connection curve work (point validation, ECDH) on libsecp256k1: the native build shipped prebuilt in
 // the `secp256k1` package where it loads (no compiler involved), else the WebAssembly build (tiny-secp256k1).
 import { createRequire } from 'node:module';
-import * as tiny from 'tiny-secp256k1';
+import type * as TinySecp256k1 from 'tiny-secp256k1';
+
+const require = createRequire(import.meta.url);
+
+/** The WebAssembly build, loaded on first use: where the native one loads it is never needed (~5 MB of RSS). */
+let tinyModule: typeof TinySecp256k1 | null = null;
+function tiny(): typeof TinySecp256k1 {
+  return (tinyModule ??= require('tiny-secp256k1') as typeof TinySecp256k1);
+}
 
 /** One libsecp256k1 build's face: each call returns null for an invalid point or scalar. */
 export interface Curve {
@@ -27,14 +35,15 @@ export const wasmCurve: Curve = {
   name: 'wasm',
   compressPoint(key) {
     try {
-      return tiny.isPoint(key) ? tiny.pointCompress(key, true) : null;
+      const t = tiny();
+      return t.isPoint(key) ? t.pointCompress(key, true) : null;
     } catch {
       return null;
     }
   },
   ecdhX(secretKey, publicKey) {
     try {
-      const point = tiny.pointMultiply(publicKey, secretKey, true);
+      const point = tiny().pointMultiply(publicKey, secretKey, true);
       return point === null ? null : point.subarray(1);
     } catch {
       return null;
@@ -70,7 +79,7 @@ function nativeFrom(b: NativeBinding): Curve {
 export const nativeCurve: Curve | null = (() => {
   try {
     // The binding itself, not the package's entry point (which would fall back to a pure-JS curve).
-    return nativeFrom(createRequire(import.meta.url)('secp256k1/bindings.js') as NativeBinding);
+    return nativeFrom(require('secp256k1/bindings.js') as NativeBinding);
   } catch {
     return null;
   }

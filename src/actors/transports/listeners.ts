@@ -10,7 +10,7 @@ import { TlsCertificates } from './tls-certs.js';
 import { TlsConnection } from './tls-connection.js';
 import { TlsGateway } from './tls-gateway.js';
 import { WsConnection, type WsHost } from './ws-connection.js';
-import { WsGateway } from './ws-gateway.js';
+import type { WsGateway } from './ws-gateway.js';
 
 /** What the listeners need of the edge. */
 export interface TransportHost {
@@ -31,6 +31,8 @@ export class Transports {
   readonly #listeners: Listener[] = [];
   #certs: TlsCertificates | null = null;
   #goingAway = false;
+  /** Loads what the listeners need before they accept (the WebSocket server). */
+  #beforeListen: (() => Promise<void>) | null = null;
 
   constructor(host: TransportHost) {
     this.#host = host;
@@ -53,7 +55,12 @@ export class Transports {
     }
     if (wantWs) {
       const ws = wsCfg!;
-      const gateway = new WsGateway({ path: ws.path, allowedOrigins: ws.allowedOrigins, maxPayload: config.limits.maxFrameSize });
+      // The WebSocket server (the `ws` package) is loaded in start(), only when this listener is on.
+      let gateway!: WsGateway;
+      this.#beforeListen = async () => {
+        const { WsGateway } = await import('./ws-gateway.js');
+        gateway = new WsGateway({ path: ws.path, allowedOrigins: ws.allowedOrigins, maxPayload: config.limits.maxFrameSize });
+      };
       const self = this;
       const wsHost: WsHost = {
         maxFrame: config.limits.maxFrameSize,
@@ -99,6 +106,7 @@ export class Transports {
 
   /** Binds every configured listener; rejects (closing those bound) if one cannot bind. */
   async start(): Promise<void> {
+    await this.#beforeListen?.();
     try {
       for (const l of this.#listeners) {
         const want = l.bound!;
