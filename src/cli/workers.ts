@@ -79,8 +79,6 @@ export async function runEdge(o: RunOptions, workersFlag: Config['general']['wor
   const { keyPair } = loadOrCreateKeyFile(keyPath);
   const embedded = !loaded.config.cluster?.redisUrl;
   const store = embedded ? await primaryStore(loaded.config, loaded.path, keyPath, Buffer.from(keyPair.publicKey).toString('hex'), log) : null;
-  // Buffers (client keys, missed packets) cross the IPC channel as they are, not as JSON arrays of numbers.
-  if (store) cluster.setupPrimary({ serialization: 'advanced' });
   let stopping = false;
   const fork = () => {
     const w = cluster.fork({ VOLTLANE_WORKER: '1' });

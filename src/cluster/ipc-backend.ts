@@ -1,8 +1,9 @@
 // The cluster store of `voltlane --workers N` without Redis, as a worker sees it: every operation is a request to
 // the primary process over Node's cluster IPC channel (process.send), answered by the primary's MemoryClusterStore
-// (memory-cluster.ts, served by primary-store.ts). Requests carry ids; answers resolve them. Buffers cross as they
-// are: the primary forks its workers with the 'advanced' (structured clone) serialization. A worker whose link to
-// the primary is gone is treated as Redis unreachable: not ready, every request refused.
+// (memory-cluster.ts, served by primary-store.ts). Requests carry ids; answers resolve them. Byte arrays cross as
+// base64 in the JSON serialization (ipc-codec.ts). A worker whose link to the primary is gone is treated as Redis
+// unreachable: not ready, every request refused (Node's cluster module then ends the worker).
+import { pack, unpack } from './ipc-codec.js';
 import { ClusterError, type AdoptedSession, type ClaimResult, type ClusterBackend, type HeartbeatResult, type SessionRecord } from './backend.js';
 
 /** One end of a message channel between a worker and the primary (the process, a cluster Worker, a MessagePort). */
@@ -22,18 +23,14 @@ export interface IpcRequest {
   op: IpcOp;
   a: unknown[];
 }
-/** Primary -> worker: the answer to request `i` (`e` set on failure), or a message for member `to`. */
-export type IpcMessage = IpcRequest | { vl: 'a'; i: number; v?: unknown; e?: string } | { vl: 'm'; to: string; d: Uint8Array };
+/** Primary -> worker: the answer to request `i` (`e` set on failure), or a message (base64) for member `to`. */
+export type IpcMessage = IpcRequest | { vl: 'a'; i: number; v?: unknown; e?: string } | { vl: 'm'; to: string; d: string };
 
 export const IPC_OPS = ['hello', 'allocIds', 'join', 'heartbeat', 'create', 'stale', 'deliver', 'kick', 'end', 'claim', 'adopt', 'lookup', 'isAlive', 'publish', 'rewrite', 'leave'] as const;
 export type IpcOp = (typeof IPC_OPS)[number];
 
 /** How long a request waits for the primary before it fails (the primary answers in one turn; this is a lost link). */
 const REQUEST_TIMEOUT_MS = 10_000;
-
-function bytes(u: Uint8Array): Buffer {
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-}
 
 /** The worker's end: this process's IPC channel to its primary. */
 export function processLink(): IpcLink {
@@ -113,9 +110,9 @@ export class IpcBackend implements ClusterBackend {
       this.#pending.delete(msg.i);
       clearTimeout(p.timer);
       if (msg.e !== undefined) p.fail(new ClusterError('VL_ERR_CLUSTER_PRIMARY', msg.e));
-      else p.ok(msg.v);
-    } else if (msg.vl === 'm' && msg.to === this.#member && msg.d instanceof Uint8Array) {
-      this.#onMessage?.(bytes(msg.d));
+      else p.ok(unpack(msg.v));
+    } else if (msg.vl === 'm' && msg.to === this.#member && typeof msg.d === 'string') {
+      this.#onMessage?.(Buffer.from(msg.d, 'base64'));
     }
   }
 
@@ -130,7 +127,7 @@ export class IpcBackend implements ClusterBackend {
       timer.unref();
       this.#pending.set(i, { ok: ok as (v: unknown) => void, fail, timer });
       try {
-        this.#link.send({ vl: 'q', i, op, a });
+        this.#link.send({ vl: 'q', i, op, a: pack(a) as unknown[] });
       } catch (err) {
         clearTimeout(timer);
         this.#pending.delete(i);

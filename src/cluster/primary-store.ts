@@ -4,6 +4,7 @@
 // session store, reserves id blocks durably and saves every session at a graceful stop.
 import type { Logger } from '../log.js';
 import type { SessionStore } from '../store/store.js';
+import { pack, unpack } from './ipc-codec.js';
 import { IPC_OPS, type IpcLink, type IpcOp, type IpcRequest } from './ipc-backend.js';
 import { MemoryClusterStore } from './memory-cluster.js';
 
@@ -30,7 +31,7 @@ export class PrimaryStore {
     this.store = new MemoryClusterStore({
       ...(o.publicKey ? { publicKey: o.publicKey } : {}),
       persist: o.persist,
-      publish: (member, msg) => this.#routes.get(member)?.send({ vl: 'm', to: member, d: msg }),
+      publish: (member, msg) => this.#routes.get(member)?.send({ vl: 'm', to: member, d: msg.toString('base64') }),
     });
     this.#sweep = setInterval(() => this.store.sweep(), 10_000);
     this.#sweep.unref();
@@ -63,7 +64,7 @@ export class PrimaryStore {
         link.send({ vl: 'a', i: req.i, v: null });
         return;
       }
-      this.#answer(link, req);
+      this.#answer(link, { ...req, a: unpack(req.a) as unknown[] });
     });
     link.onClose(() => {
       for (const m of members) {
@@ -76,7 +77,7 @@ export class PrimaryStore {
 
   #answer(link: IpcLink, req: IpcRequest): void {
     const reply = (v: unknown) => {
-      if (link.connected) link.send({ vl: 'a', i: req.i, v: v ?? null });
+      if (link.connected) link.send({ vl: 'a', i: req.i, v: pack(v ?? null) });
     };
     const fail = (err: unknown) => {
       if (link.connected) link.send({ vl: 'a', i: req.i, e: (err as Error).message ?? String(err) });
