@@ -50,18 +50,32 @@ export function createLogger(opts: LoggerOptions): Logger {
   const format = opts.format ?? ((out as { isTTY?: boolean }).isTTY ? 'pretty' : 'json');
   const level: LevelWithSilent = opts.level === 'off' ? 'silent' : opts.level;
   const stream = format === 'pretty' ? prettyStream(out) : out;
-  return pino({ level, base: opts.name ? { name: opts.name } : null }, stream);
+  return pino({ level, base: opts.name ? { name: opts.name } : null, serializers: SERIALIZERS }, stream);
 }
 
 /** A logger that drops everything (tests, library use). */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return pino({ level: 'silent', serializers: SERIALIZERS });
 }
 
 /**
- * A session id as log lines carry it (`sessionId`): always a JSON number. Ids the edge issues are safe integers;
- * an id above 2^53 - 1 (named by a master packet or a resume, never issued) is written with all its digits.
+ * A session id as log lines carry it (`sessionId`): always the decimal string, `"sessionId":"42"`. Ids are 64-bit
+ * (one named by a master packet or a resume may be above 2^53), which a JSON number cannot carry exactly.
  */
-export function logId(id: bigint | number): number | bigint {
-  return typeof id === 'bigint' && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id;
+export function logId(id: bigint | number | string): string {
+  return String(id);
+}
+
+/** Every `sessionId` field of every line in one form, whatever a call site passes. */
+const SERIALIZERS = { sessionId: (v: unknown): unknown => (typeof v === 'number' || typeof v === 'bigint' ? String(v) : v) };
+
+/**
+ * Keeps `set(on)` told whether `level` is enabled on `log`, now and after every level change: a hot path checks
+ * a boolean instead of calling the logger. Returns the function that stops watching.
+ */
+export function watchLevel(log: Logger, level: 'trace' | 'debug', set: (on: boolean) => void): () => void {
+  const update = (): void => set(log.isLevelEnabled(level));
+  update();
+  log.on('level-change', update);
+  return () => void log.off('level-change', update);
 }

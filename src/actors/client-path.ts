@@ -7,6 +7,7 @@ import { endGracefully, type ClientSocket } from './client-sockets.js';
 import type { Edge } from './edge.js';
 import { kPending, type PendingConnection } from './handshake.js';
 import { kSession, type Session } from './session.js';
+import { logId } from '../log.js';
 
 /** Makes `sock` the session's socket, with the handshake's decoder (leftover bytes kept). */
 export function adoptSocket(edge: Edge, s: Session, sock: ClientSocket, p: PendingConnection): void {
@@ -75,6 +76,7 @@ export function forwardFrames(edge: Edge, s: Session, sock: ClientSocket, bytes 
       return;
     }
     frames++;
+    if (edge.trace) edge.log.trace({ sessionId: logId(s.id), bytes: f.length }, 'route.client_to_master');
     master.sendData(s.id, f);
   }
   edge.frameDeadlines.afterRead(s, bytes, dec.bufferedBytes + (dec.pendingFrameLength >= 0 ? 4 : 0), frames);

@@ -12,7 +12,7 @@ import { TAG_SIZE } from '../io/firehose.js';
 import { deriveSessionKey, type KeyPair } from '../io/crypto.js';
 import type { SessionMachine } from '../machines/session.js';
 import type { supervisorMachine } from '../machines/supervisor.js';
-import type { Logger } from '../log.js';
+import { watchLevel, type Logger } from '../log.js';
 import type { EdgeCluster } from '../cluster/edge-cluster.js';
 import type { ClusterMember } from '../cluster/member.js';
 import { IdAllocator } from '../store/ids.js';
@@ -158,6 +158,9 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   readonly #ids: IdAllocator;
   /** Shutdown keeps the sessions in the store instead of ending them. */
   readonly #keepSessions: boolean;
+  /** @internal Trace logging is on (per-packet lines): checked on the data path instead of calling the logger. */
+  trace = false;
+  readonly #unwatchLevel: () => void;
   #nextAttempt = 1;
   #stopping = false;
   #stopped: Promise<void> | null = null;
@@ -166,6 +169,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   constructor(o: EdgeOptions) {
     this.config = o.config;
     this.log = o.log;
+    this.#unwatchLevel = watchLevel(o.log, 'trace', (on) => (this.trace = on));
     this.clock = o.clock ?? systemClock;
     this.keyPair = o.keyPair;
     this.#inspect = o.inspect;
@@ -192,6 +196,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
       // Master packets carry client payloads: the client cap (at least the original's 8 MiB) plus the tag.
       maxFrame: Math.max(o.config.limits.maxFrameSize, 8 * 1024 * 1024) + TAG_SIZE,
       log: this.log,
+      now: () => this.clock.now(),
       onFrame: (f) => routeMasterFrame(this, f),
       onConnected: () => this.#supervisor.send({ type: 'master.connected' }),
       onLost: (reason) => this.#supervisor.send({ type: 'master.lost', reason }),
@@ -346,6 +351,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     await transportsClosed;
     this.frameDeadlines.stop();
     this.admission.close();
+    this.#unwatchLevel();
     this.#supervisor.send({ type: 'master.drained' });
   }
 

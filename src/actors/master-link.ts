@@ -4,6 +4,7 @@ import net from 'node:net';
 import { FrameDecoder } from '../io/framing.js';
 import { FrameWriter } from '../io/writer.js';
 import { Flag, TAG_SIZE, writeTaggedHeader } from '../io/firehose.js';
+import { formatAddress } from '../config/address.js';
 import type { HostPort } from '../config/schema.js';
 import type { Logger } from '../log.js';
 
@@ -16,6 +17,8 @@ export interface MasterLinkOptions {
   /** Largest frame accepted from the master; a larger announced length is a protocol error that drops the link. */
   maxFrame: number;
   log: Logger;
+  /** The edge's clock (ms), for the outage summaries. */
+  now: () => number;
   /** A frame from the master (payload view). */
   onFrame: (payload: Uint8Array) => void;
   onConnected: () => void;
@@ -40,6 +43,9 @@ export class MasterLink {
   bytesOut = 0;
   packetsIn = 0;
   bytesIn = 0;
+  /** Failures and reconnects as log lines: one WARN when an outage starts, then summaries, not a line per retry. */
+  readonly outage: OutageLog;
+  #dials = 0;
 
   /** The byte bound, never below 1 MiB so that a 'drain' always follows congestion. */
   readonly #capBytes: number;
@@ -48,6 +54,7 @@ export class MasterLink {
     this.#o = o;
     this.#capBytes = Math.max(o.capacityBytes, 1 << 20);
     this.#decoder = new FrameDecoder(o.maxFrame);
+    this.outage = new OutageLog(o.log, formatAddress(o.address), o.now);
   }
 
   get connected(): boolean {
@@ -65,6 +72,7 @@ export class MasterLink {
 
   dial(): void {
     const { host, port } = this.#o.address;
+    this.#o.log.debug({ address: formatAddress(this.#o.address), dial: ++this.#dials }, 'master.dialing');
     const sock = net.connect({ host, port, noDelay: true });
     this.#socket = sock;
     sock.setTimeout(this.#o.connectTimeoutMs);
@@ -219,5 +227,65 @@ export class MasterLink {
         resolve();
       });
     });
+  }
+}
+
+/**
+ * Master link failures as log lines. The first failure of an outage is a WARN (`master.lost` after a connection,
+ * `master.unreachable` when none came up); the retries that follow are summarized, one WARN per window
+ * (`master.still_unreachable: 12 attempts in the last 30 s`), the window doubling from 1 s to 30 s as the backoff
+ * grows; each retry is a debug line. The connection that ends the outage says how long it lasted.
+ */
+export class OutageLog {
+  #failures = 0;
+  #since = 0;
+  #windowStart = 0;
+  #windowFailures = 0;
+  #windowMs = 0;
+  #everConnected = false;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly address: string,
+    private readonly now: () => number,
+    private readonly firstWindowMs = 1_000,
+    private readonly maxWindowMs = 30_000,
+  ) {}
+
+  /** Failed attempts in the current outage (0 while connected). */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  failed(reason: string): void {
+    const now = this.now();
+    if (this.#failures++ === 0) {
+      this.#since = this.#windowStart = now;
+      this.#windowFailures = 0;
+      this.#windowMs = this.firstWindowMs;
+      if (this.#everConnected) this.log.warn({ address: this.address, reason }, 'master.lost: reconnecting with backoff');
+      else this.log.warn({ address: this.address, reason }, 'master.unreachable: retrying with backoff (further failures are summarized)');
+      return;
+    }
+    this.#windowFailures++;
+    this.log.debug({ address: this.address, reason, failures: this.#failures }, 'master.dial_failed');
+    const elapsed = now - this.#windowStart;
+    if (elapsed < this.#windowMs) return;
+    const secs = Math.round(elapsed / 100) / 10;
+    this.log.warn(
+      { address: this.address, attempts: this.#windowFailures, windowSecs: secs, failures: this.#failures, downSecs: Math.round((now - this.#since) / 100) / 10, reason },
+      `master.still_unreachable: ${this.#windowFailures} attempts in the last ${secs} s`,
+    );
+    this.#windowStart = now;
+    this.#windowFailures = 0;
+    this.#windowMs = Math.min(this.#windowMs * 2, this.maxWindowMs);
+  }
+
+  connected(held: number): void {
+    const failures = this.#failures;
+    const down = failures > 0 ? { failures, downSecs: Math.round((this.now() - this.#since) / 100) / 10 } : {};
+    this.log.info({ address: this.address, held, ...down }, 'master.connected');
+    this.#failures = 0;
+    this.#everConnected = true;
   }
 }

@@ -20,6 +20,7 @@ export function routeMasterFrame(edge: Edge, f: Uint8Array): void {
   const id = readIdNumber(f, 0);
   if (flag === Flag.Data) {
     const s = id > 0 ? edge.sessions.get(id) : undefined;
+    if (edge.trace) traceMasterData(edge, f, s);
     if (s === undefined) return edge.clusterGlue ? edge.clusterGlue.unknownData(id, readU64LE(f, 0), f.subarray(TAG_SIZE)) : unknownId(edge, f);
     if (s.cluster !== null && s.cluster.fromOtherEdge) s.cluster.fromOtherEdge = false;
     const data = f.subarray(TAG_SIZE);
@@ -54,6 +55,12 @@ export function routeMasterFrame(edge: Edge, f: Uint8Array): void {
     { sessionId: id >= 0 ? id : logId(readU64LE(f, 0)), flag },
     flag <= 3 ? 'master.protocol_error: edge-to-master flag from the master, skipped' : 'master.protocol_error: unknown flag, skipped',
   );
+}
+
+/** Where one master Data packet goes, at trace level (the caller checks `edge.trace`: nothing is built when off). */
+function traceMasterData(edge: Edge, f: Uint8Array, s: Session | undefined): void {
+  const to = s === undefined ? 'no session' : s.writer !== null ? 'client' : 'replay buffer';
+  edge.log.trace({ sessionId: logId(readU64LE(f, 0)), bytes: f.length - TAG_SIZE, to }, 'route.master_to_client');
 }
 
 /** Master data for a stale session: into its replay buffer, or the overflow path past the buffer's bounds. */

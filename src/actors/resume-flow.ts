@@ -8,6 +8,7 @@ import type { ClientSocket } from './client-sockets.js';
 import type { Edge } from './edge.js';
 import { kPending, PING_FRAME, type PendingConnection } from './handshake.js';
 import type { Session } from './session.js';
+import { logId } from '../log.js';
 
 /**
  * Challenges of one session outstanding at once. Past it the oldest is dropped for the newest, so silent
@@ -74,6 +75,7 @@ export function resumePassedHere(edge: Edge, p: PendingConnection): void {
 export function resumeFailed(edge: Edge, p: PendingConnection, reason: string): void {
   const s = p.session;
   if (!s) return;
+  edge.log.debug({ sessionId: logId(s.id), address: p.address, attempt: p.attempt, reason }, 'resume.failed');
   edge.counters.resumesFailed++;
   edge.onLifecycle?.({ type: 'resume.failed', sessionId: s.id, reason });
   // Failures count against the address that made them, never against the session's id.

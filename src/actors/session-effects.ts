@@ -17,11 +17,11 @@ export function provideSupervisorMachine(edge: Edge, on: { drain: () => void; st
     actions: {
       dialMaster: () => edge.masterLink.dial(),
       dropMaster: ({ event }) => {
-        edge.log.warn({ reason: event.type === 'master.lost' ? event.reason : '' }, 'master.lost');
+        edge.masterLink.outage.failed(event.type === 'master.lost' ? event.reason : '');
         edge.masterLink.drop();
       },
       flushHeld: () => {
-        edge.log.info({ held: edge.masterLink.heldPackets }, 'master.connected');
+        edge.masterLink.outage.connected(edge.masterLink.heldPackets);
         edge.masterLink.flushHeld();
       },
       drain: () => on.drain(),
@@ -33,7 +33,9 @@ export function provideSupervisorMachine(edge: Edge, on: { drain: () => void; st
     delays: {
       backoff: ({ context }) => {
         const base = Math.min(m.reconnectMaxMs, m.reconnectMinMs * 2 ** Math.min(20, Math.max(0, context.failures - 1)));
-        return Math.round(base * (0.75 + Math.random() * 0.25));
+        const delayMs = Math.round(base * (0.75 + Math.random() * 0.25));
+        edge.log.debug({ delayMs, failures: context.failures }, 'master.backoff');
+        return delayMs;
       },
     },
   });

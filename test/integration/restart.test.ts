@@ -80,7 +80,7 @@ async function newMaster(): Promise<RawMaster> {
 }
 
 const logged = (d: Daemon, msg: string, sessionId?: bigint) =>
-  d.logs().some((l) => l.msg === msg && (sessionId === undefined || l.sessionId === Number(sessionId)));
+  d.logs().some((l) => l.msg === msg && (sessionId === undefined || l.sessionId === String(sessionId)));
 
 async function track<T extends RawSession>(p: Promise<T>): Promise<T> {
   const s = await p;
