@@ -12,6 +12,7 @@ import { dialable, fetchEdgeSettings, fuzzingProblems, resolveSettings, Settings
 import { wallClock } from '../fuzz/clock.js';
 import { MasterPeer } from '../fuzz/master-peer.js';
 import { formatReport, runLifecycleFuzz } from '../fuzz/run.js';
+import { edgeUnderFuzz } from '../fuzz/daemon-edge.js';
 import type { LifecycleTarget } from '../fuzz/system.js';
 
 export const FUZZ_HELP = `voltlane fuzz: the lifecycle fuzzer against a running edge
@@ -73,6 +74,18 @@ For example, with a connserver.toml for fuzzing:
 
   voltlane --config fuzz.toml &
   voltlane fuzz --config fuzz.toml --runs 50
+
+Restart and kill steps: with either of these the fuzzer runs the edge itself and adds
+two steps, an edge restart (SIGTERM, then start again on the same state) and a kill
+(kill -9, then start), checking that sessions survive them as src/store/DESIGN.md
+promises (after a restart every session is stale and resumable with its buffered
+packets; after a kill too, less the packets buffered since the last state file write):
+  --start-edge             start this voltlane as the edge, in a temporary directory, with
+                           the settings above (stale timeout 2 s unless given), listening at
+                           --edge and dialing --master-listen; its log goes to edge.log there
+  --edge-command CMD       start the edge with this shell command (run as "exec CMD", so
+                           signals reach it); it must serve at --edge, dial --master-listen
+                           and use the settings above
 
 Other options:
   --runs N                 random runs (default 20)
@@ -174,6 +187,8 @@ export async function runFuzzCommand(argv: string[]): Promise<number> {
         'max-commands': { type: 'string' },
         'wait-ms': { type: 'string' },
         'connect-timeout': { type: 'string' },
+        'start-edge': { type: 'boolean' },
+        'edge-command': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -186,6 +201,8 @@ export async function runFuzzCommand(argv: string[]): Promise<number> {
     return 0;
   }
   let master: MasterPeer | null = null;
+  let passed = false;
+  let daemon: Awaited<ReturnType<typeof edgeUnderFuzz>> = null;
   try {
     const cfg = values.config !== undefined ? readEdgeConfig(values.config) : null;
     const edge = values.edge !== undefined || !cfg ? addr(values.edge, 'edge') : dialable(cfg.config.listener.address);
@@ -193,7 +210,9 @@ export async function runFuzzCommand(argv: string[]): Promise<number> {
     const waitMs = num(values['wait-ms'], 'wait-ms', 2000, 1);
     const replay = values.replay ? readReplay(values.replay) : null;
     const seed = replay ? replay.seed : values.seed !== undefined ? num(values.seed, 'seed', 0, -(2 ** 31)) | 0 : undefined;
-    const settings = resolveSettings(values as Record<string, string | undefined>, cfg, (text, flag) => num(text, flag, 0, flag === 'max-frame' ? 1 : 0));
+    // An edge the fuzzer starts itself gets 2 s of stale time by default: a process restart takes a while.
+    const flags = { ...values, ...(values['start-edge'] && values['stale-timeout'] === undefined && !cfg ? { 'stale-timeout': '2' } : {}) };
+    const settings = resolveSettings(flags as Record<string, string | undefined>, cfg, (text, flag) => num(text, flag, 0, flag === 'max-frame' ? 1 : 0));
     // Confirmed against the running edge when it has a status server; otherwise the file's values are checked alone.
     const httpAddress = values.http !== undefined ? addr(values.http, 'http') : (cfg?.config.http?.address ?? null);
     let confirmed: string | null = null;
@@ -234,6 +253,9 @@ export async function runFuzzCommand(argv: string[]): Promise<number> {
       issued: new Set(),
     };
     await master.listen();
+    if (values['start-edge'] && values['edge-command']) throw new UsageError('--start-edge and --edge-command exclude each other');
+    daemon = await edgeUnderFuzz({ self: values['start-edge'] === true, command: values['edge-command'], edge, masterListen: listen, model: target.model, maxFrameSize: settings.values.maxFrameSize, clock: wallClock });
+    if (daemon) target.control = daemon.control;
     const connectTimeout = num(values['connect-timeout'], 'connect-timeout', 30) * 1000;
     process.stdout.write(`voltlane fuzz: listening for the edge's firehose on ${listen.host}:${master.port}; waiting for the edge to dial...\n`);
     try {
@@ -252,12 +274,19 @@ export async function runFuzzCommand(argv: string[]): Promise<number> {
       ...(replay?.path ? { path: replay.path } : {}),
       ...(replay?.replayPath ? { replayPath: replay.replayPath } : {}),
       maxCommands: num(values['max-commands'], 'max-commands', 25, 1),
+      ...(daemon ? { restarts: ['restart', 'kill'] as Array<'restart' | 'kill'> } : {}),
       maxFrameSize: settings.values.maxFrameSize,
-      replayLine: () => `voltlane fuzz ${replayArgs(argv).join(' ')} --replay ${out}`,
+      replayLine: () =>
+        `voltlane fuzz ${replayArgs(argv).join(' ')}${values['start-edge'] ? ' --start-edge' : ''}` +
+        `${values['edge-command'] ? ` --edge-command ${JSON.stringify(values['edge-command'])}` : ''} --replay ${out}`,
     });
     process.stdout.write(formatReport(report) + '\n');
-    if (report.ok) return 0;
-    if (!confirmed) {
+    if (daemon) process.stdout.write(`voltlane fuzz: ${daemon.summary(!report.ok)}\n`);
+    if (report.ok) {
+      passed = true;
+      return 0;
+    }
+    if (!confirmed && !values['start-edge']) {
       process.stdout.write(
         `note: the edge's settings were not confirmed (no --http, no [http] address): if they differ from the ones above, this is a settings mismatch, not an edge bug\n`,
       );
@@ -279,6 +308,7 @@ export async function runFuzzCommand(argv: string[]): Promise<number> {
     process.stderr.write(`voltlane fuzz: ${e instanceof UsageError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 2;
   } finally {
+    await daemon?.stop(!passed);
     await master?.close();
   }
 }

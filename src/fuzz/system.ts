@@ -215,6 +215,8 @@ export class LifecycleSystem {
       await master.awaitConnection(poke, this.t.waitMs * 4);
       if (!(master.connections > links)) await sleep(5);
     }
+    // A real process takes a while to stop and start: sessions whose stale time ran out meanwhile have ended.
+    await this.tick(m);
   }
 
   async masterDown(m: LifecycleModel): Promise<void> {
