@@ -119,6 +119,8 @@ function settingsEnv(m: ModelConfig, maxFrameSize: number): Record<string, strin
     VOLTLANE_CLIENTS_STALE_REAP_INTERVAL_SECS: String(m.reapIntervalMs / 1000),
     VOLTLANE_CLIENTS_MISSED_PACKETS_BUFFER_SIZE: String(m.missedBufferSize),
     VOLTLANE_CLIENTS_MAX_STALE_CLIENTS: String(m.maxStaleClients),
+    // Every fuzzer client comes from one address: that address may fill the whole stale table.
+    VOLTLANE_LIMITS_MAX_STALE_SHARE_PER_ADDRESS: String(m.maxStaleClients),
     VOLTLANE_LIMITS_MAX_FRAME_SIZE: String(maxFrameSize),
     // The fuzzer drops the link and restarts the edge on purpose: redial at once. Loopback rate limits out of the way.
     VOLTLANE_MASTER_RECONNECT_MIN_MS: '10',
