@@ -26,6 +26,7 @@ export function detachSocket(edge: Edge, s: Session, destroy: boolean): void {
   const sock = s.socket;
   if (!sock) return;
   s.socket = null;
+  if (s.budgetCharge !== 0) edge.clientBudget.released(s);
   s.writer?.discard();
   s.writer = null;
   s.decoder = null;

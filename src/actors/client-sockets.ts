@@ -2,7 +2,7 @@
 // closure per socket), the handshake timer and the graceful close.
 import type { Logger } from '../log.js';
 import type { PendingConnection, PendingSocket } from './handshake.js';
-import { kSession, type SessionSocket } from './session.js';
+import { kSession, type Session, type SessionSocket } from './session.js';
 import type { ClientConnection } from './transports/connection.js';
 
 /** What a client socket reports to: the edge that accepted it. */
@@ -10,6 +10,8 @@ export interface ClientSocketOwner {
   readonly log: Logger;
   onClientData(sock: ClientSocket, chunk: Buffer): void;
   onClientClose(sock: ClientSocket): void;
+  /** The session's socket emptied its queue ('drain') while the client buffer budget counted it as behind. */
+  bufferDrained(s: Session): void;
 }
 
 export const kEdge = Symbol('voltlane.edge');
@@ -65,5 +67,8 @@ function onSocketClose(this: ClientSocket): void {
 
 function onSocketDrain(this: ClientSocket): void {
   const s = this[kSession];
-  if (s && s.socket === this) s.outPackets = 0;
+  if (!s || s.socket !== this) return;
+  s.outPackets = 0;
+  // Its queue is empty: nothing of it counts against the client buffer budget any more.
+  if (s.budgetCharge !== 0) this[kEdge]!.bufferDrained(s);
 }

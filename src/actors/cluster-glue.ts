@@ -50,6 +50,7 @@ export function joinCluster(edge: Edge, store: ClusterMember): EdgeCluster {
       s.actor?.send({ type: 'session.kick' });
       s.missed?.clear();
       s.missed = null;
+      edge.clientBudget.unbuffered(s);
       edge.onLifecycle?.({ type: 'session.reaped', sessionId: s.id, reason: 'moved to another edge' });
     },
     makeStale: (s, why) => {

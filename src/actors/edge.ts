@@ -19,7 +19,7 @@ import { IdAllocator } from '../store/ids.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { SessionStore } from '../store/store.js';
 import { Admission } from './admission.js';
-import { adoptSocket, clientClosed, clientData, resumePaused, slowFrame } from './client-path.js';
+import { adoptSocket, clientClosed, clientData, overflow, resumePaused, slowFrame } from './client-path.js';
 import { armHandshakeTimeout, noop, watchClientSocket, type ClientSocket, type ClientSocketOwner } from './client-sockets.js';
 import { systemClock, type EdgeClock } from './clock.js';
 import { joinCluster } from './cluster-glue.js';
@@ -27,7 +27,7 @@ import { FrameDeadlines } from './frame-deadline.js';
 import { kPending, PendingConnection, type HandshakeHost } from './handshake.js';
 import { KeyQueue } from './key-queue.js';
 import { MasterLink } from './master-link.js';
-import { routeMasterFrame } from './master-router.js';
+import { dropReplayBuffer, routeMasterFrame } from './master-router.js';
 import { SlabPool } from './replay-buffer.js';
 import { requestResume, resumeFailed, resumePassedHere } from './resume-flow.js';
 import { provideSessionMachine, provideSupervisorMachine } from './session-effects.js';
@@ -36,6 +36,7 @@ import { toStored } from './session-persistence.js';
 import { Session } from './session.js';
 import { StaleReaper } from './stale-reaper.js';
 import { StaleTable } from './stale-table.js';
+import { ClientBufferBudget, resolveBudget } from './client-budget.js';
 import { transportOf, type ClientConnection, type TransportName } from './transports/connection.js';
 import { Transports } from './transports/listeners.js';
 
@@ -123,6 +124,8 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     handshakesShed: 0,
     slowFrames: 0,
   };
+  /** @internal One memory budget for replay buffers and the queues of clients that are behind. */
+  readonly clientBudget: ClientBufferBudget<Session>;
   /** @internal Sessions that are away, by id and by client address (eviction: the biggest holder's oldest). */
   readonly stale = new StaleTable<Session>();
   /** @internal Sessions whose sockets are paused while the master link is congested. */
@@ -201,6 +204,14 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
       onConnected: () => this.#supervisor.send({ type: 'master.connected' }),
       onLost: (reason) => this.#supervisor.send({ type: 'master.lost', reason }),
       onWritable: () => resumePaused(this),
+    });
+    this.clientBudget = new ClientBufferBudget<Session>({
+      budgetBytes: resolveBudget(L.clientBufferBudgetBytes),
+      pool: this.replayPool,
+      log: this.log,
+      logIntervalSecs: o.config.general.refusalLogIntervalSecs,
+      dropReplay: (s) => dropReplayBuffer(this, s),
+      closeSlow: (s) => overflow(this, s, `client buffer budget of ${this.clientBudget.budget} bytes reached`),
     });
     this.sessionMachine = provideSessionMachine(this);
     this.clusterGlue = o.cluster ? joinCluster(this, o.cluster) : null;
@@ -326,6 +337,11 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     };
   }
 
+  /** @internal */
+  bufferDrained(s: Session): void {
+    this.clientBudget.released(s);
+  }
+
   async #drain(): Promise<void> {
     this.#stopping = true;
     this.reaper.stop();
@@ -352,6 +368,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     this.frameDeadlines.stop();
     this.admission.close();
     this.#unwatchLevel();
+    this.clientBudget.close();
     this.#supervisor.send({ type: 'master.drained' });
   }
 

@@ -6,6 +6,7 @@ import { logId } from '../log.js';
 import type { Edge } from './edge.js';
 import { overflow } from './client-path.js';
 import { ReplayBuffer } from './replay-buffer.js';
+import { BEHIND_BYTES } from './client-budget.js';
 import type { Session } from './session.js';
 
 const utf8 = new TextEncoder();
@@ -33,8 +34,11 @@ export function routeMasterFrame(edge: Edge, f: Uint8Array): void {
         else return overflow(edge, s, `outgoing queue over ${C.channelCapacity} packets`);
       }
       if (s.outPackets === 1) s.outHead = data.length + 4;
+      const backlog = w.backlogBytes;
       // The packet in flight is not counted: one packet of any size always fits (an 8 MiB one under a 4 MiB cap).
-      if (w.backlogBytes - s.outHead > C.channelCapacityBytes) overflow(edge, s, `outgoing queue over ${C.channelCapacityBytes} bytes`);
+      if (backlog - s.outHead > C.channelCapacityBytes) return overflow(edge, s, `outgoing queue over ${C.channelCapacityBytes} bytes`);
+      // A client behind on its output counts against the memory budget shared by every client.
+      if (backlog >= BEHIND_BYTES || s.budgetCharge !== 0) edge.clientBudget.queued(s, backlog, s.outPackets);
       return;
     }
     return bufferMissed(edge, s, data);
@@ -68,14 +72,35 @@ function bufferMissed(edge: Edge, s: Session, data: Uint8Array): void {
   const C = edge.config.clients;
   const missed = s.missed;
   const count = missed?.count ?? 0;
-  if (count >= C.missedPacketsBufferSize || (missed?.bytes ?? 0) + data.length > C.missedPacketsBufferBytes) {
+  let over = count >= C.missedPacketsBufferSize || (missed?.bytes ?? 0) + data.length > C.missedPacketsBufferBytes;
+  if (!over) {
+    // The memory budget shared by every client: older replay buffers (perhaps this one) give way first.
+    const buffer = missed ?? new ReplayBuffer(edge.replayPool);
+    if (!edge.clientBudget.roomForReplay(s, buffer.footprintAfter(data.length) - buffer.footprint)) {
+      if (edge.sessions.get(s.id) !== s || s.missed !== missed) return; // this session's own buffer was dropped
+      over = true;
+    }
+  }
+  if (over) {
     edge.log.info({ sessionId: s.id, buffered: count }, 'session.missed_overflow');
     edge.clusterGlue?.overflowing(s, data);
     edge.actorOf(s).send({ type: 'missed.overflow' });
     return;
   }
   (s.missed ??= new ReplayBuffer(edge.replayPool)).push(data);
+  if (s.budgetReplay === null) edge.clientBudget.buffered(s);
   edge.clusterGlue?.buffered(s, data);
+}
+
+/**
+ * Past the client buffer budget: a stale session's replay buffer is dropped and the session ends as on a buffer
+ * overflow (one Failure), its packets freed at once.
+ */
+export function dropReplayBuffer(edge: Edge, s: Session): void {
+  if (edge.sessions.get(s.id) !== s || s.socket !== null) return;
+  s.missed?.clear();
+  s.missed = null;
+  edge.actorOf(s).send({ type: 'missed.overflow' });
 }
 
 /**

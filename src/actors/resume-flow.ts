@@ -121,6 +121,7 @@ export function completeResume(edge: Edge, s: Session): void {
     missed.clear();
     s.missed = null;
   }
+  edge.clientBudget.unbuffered(s);
   edge.store.resumed(s.id);
   edge.masterLink.sendControl(s.id, Flag.Reconnection);
   edge.counters.resumes++;

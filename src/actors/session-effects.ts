@@ -96,6 +96,7 @@ export function provideSessionMachine(edge: Edge) {
         if (s.socket) detachSocket(edge, s, true);
         s.missed?.clear();
         s.missed = null;
+        edge.clientBudget.unbuffered(s);
         if (context.endReason === 'kick') {
           edge.counters.kicks++;
           edge.store.ended(s.id, 'kick');

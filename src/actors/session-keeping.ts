@@ -26,6 +26,7 @@ export function restoreSessions(edge: Edge, stored: StoredSession[], stoppedAt: 
     const s = restoreSession(r, ctx);
     edge.sessions.set(s.id, s);
     buffered += s.missed?.count ?? 0;
+    if (s.missed) edge.clientBudget.buffered(s);
   }
   for (const r of stored) {
     const s = edge.sessions.get(r.id);
@@ -35,6 +36,8 @@ export function restoreSessions(edge: Edge, stored: StoredSession[], stoppedAt: 
     edge.onLifecycle?.({ type: 'session.stale', sessionId: s.id });
   }
   edge.log.info({ sessions: stored.length, stale: edge.stale.size, buffered, stoppedAt, store: edge.store.kind }, 'store.restored');
+  // Restored buffers past the client buffer budget (a smaller budget than before the restart): oldest dropped.
+  edge.clientBudget.enforce();
 }
 
 /** Shutdown with sessions kept: every socket closed without ending its session, every live session stale now. */

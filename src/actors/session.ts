@@ -7,6 +7,7 @@ import type { SessionMachine } from '../machines/session.js';
 import type { PendingConnection } from './handshake.js';
 import type { ReplayBuffer } from './replay-buffer.js';
 import type { Holder, StaleLinks } from './stale-table.js';
+import type { Budgeted, QueueNode } from './client-budget.js';
 import type { ClientConnection } from './transports/connection.js';
 
 /** Symbol under which a client socket carries its Session (module-level listeners, no closure per socket). */
@@ -32,7 +33,7 @@ export interface SessionClusterState {
 
 const INITIAL_STATE = Object.freeze({ live: 'connected' });
 
-export class Session implements StaleLinks<Session> {
+export class Session implements StaleLinks<Session>, Budgeted<Session> {
   readonly id: number;
   /**
    * The client's key and, once derived, the session key, in one 64-byte array (kept on the JS heap, where a
@@ -79,6 +80,10 @@ export class Session implements StaleLinks<Session> {
   staleHolder: Holder<Session> | null = null;
   stalePrev: Session | null = null;
   staleNext: Session | null = null;
+  /** The client buffer budget's links (src/actors/client-budget.ts): replay buffer held, output queue behind. */
+  budgetReplay: QueueNode<Session> | null = null;
+  budgetSlow: QueueNode<Session> | null = null;
+  budgetCharge = 0;
 
   constructor(id: number, clientKey: Uint8Array, address: string) {
     this.id = id;

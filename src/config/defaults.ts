@@ -33,6 +33,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     minFrameBytesPerSec: 1024,
     failedResumesPerAddressPerMin: 60,
     maxStaleSharePerAddress: 0.25,
+    clientBufferBudgetBytes: 'auto',
   },
   http: { address: null },
   cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
@@ -245,6 +246,20 @@ failed_resumes_per_address_per_min = 60
 # the most loses its oldest: a flood of throwaway sessions from a few
 # addresses cannot push out the stale sessions of everyone else.
 max_stale_share_per_address = 0.25
+
+# Memory for everything buffered for clients, together, in bytes: the missed
+# packet buffers of stale clients and the outgoing queues of clients that fall
+# behind (each queued packet counted with its bookkeeping, about 160 bytes,
+# not just its payload; a client counts once 64 KiB or more wait for it).
+# "auto" (the default) is a quarter of the machine's memory (or of the
+# container's limit, if lower), at least 64 MiB and at most 8 GiB; or an
+# integer of at least 65536. Past it, the oldest missed packet buffers are
+# dropped first (those sessions end, with a Failure, as when their own buffer
+# overflows), then clients behind on their output are disconnected (they go
+# stale and may resume). /metrics shows the bytes in use
+# (voltlane_client_buffer_bytes) and what was dropped
+# (voltlane_client_buffer_drops_total).
+client_buffer_budget_bytes = "auto"
 
 [http]
 # Address of the built-in status server, as host:port, or "" to turn it off

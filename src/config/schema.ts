@@ -48,6 +48,8 @@ export interface Config {
     failedResumesPerAddressPerMin: number;
     /** Most of the stale table one address (an IPv6 /64 as one) holds: below 1 a share of max_stale_clients, else a count. */
     maxStaleSharePerAddress: number;
+    /** Everything buffered for clients together (replay buffers, queues of clients behind), bytes; 'auto' from memory. */
+    clientBufferBudgetBytes: number | 'auto';
   };
   /** The status server (/metrics, /healthz, /readyz, /); absent or a null address: off. */
   http?: { address: HostPort | null };
@@ -199,6 +201,17 @@ function shareOrCount(): Rule<number> {
   };
 }
 
+/** "auto" or an integer number of bytes, at least `min`. */
+function bytesOrAuto(min: number): Rule<number | 'auto'> {
+  const ints = integer(min, Number.MAX_SAFE_INTEGER, ' number of bytes');
+  const fromString = (raw: string): Checked<number | 'auto'> => (raw.trim().toLowerCase() === 'auto' ? { ok: true, value: 'auto' } : ints.fromString(raw));
+  return {
+    expected: `"auto" (from the machine's memory) or ${ints.expected}`,
+    fromToml: (raw) => (typeof raw === 'string' ? fromString(raw) : ints.fromToml(raw)),
+    fromString,
+  };
+}
+
 /** "" (off) or a redis:// / rediss:// URL. */
 function redisUrl(): Rule<string> {
   const fromString = (raw: string): Checked<string> => {
@@ -330,6 +343,7 @@ export const SCHEMA: Schema = {
     minFrameBytesPerSec: { key: 'min_frame_bytes_per_sec', rule: count(1) },
     failedResumesPerAddressPerMin: { key: 'failed_resumes_per_address_per_min', rule: count(1) },
     maxStaleSharePerAddress: { key: 'max_stale_share_per_address', rule: shareOrCount() },
+    clientBufferBudgetBytes: { key: 'client_buffer_budget_bytes', rule: bytesOrAuto(65_536) },
   },
   http: {
     address: { key: 'address', rule: optionalAddress() },

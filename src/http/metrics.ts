@@ -139,6 +139,16 @@ export class EdgeMetrics {
     total('voltlane_replayed_packets_total', 'Missed packets replayed to resumed clients', () => edge.counters.replayed);
     gauge('voltlane_replay_buffer_packets', 'Master packets held for stale sessions', () => scan().missedPackets);
     gauge('voltlane_replay_buffer_bytes', 'Bytes held for stale sessions', () => scan().missedBytes);
+    gauge(
+      'voltlane_client_buffer_bytes',
+      'Memory buffered for clients against limits.client_buffer_budget_bytes: replay buffers (blocks and overhead) and the queues of clients behind (bytes plus 160 per packet)',
+      () => edge.clientBudget.used,
+    );
+    gauge('voltlane_client_buffer_budget_bytes', 'limits.client_buffer_budget_bytes as resolved (auto: from the machine\'s memory)', () => edge.clientBudget.budget);
+    labelledTotal('voltlane_client_buffer_drops_total', 'What the client buffer budget dropped: replay buffers of stale sessions (ended), clients behind (disconnected)', 'what', () => [
+      ['stale_buffer', edge.clientBudget.counters.staleBuffersDropped],
+      ['slow_client', edge.clientBudget.counters.slowReadersClosed],
+    ]);
     labelledTotal('voltlane_firehose_packets_total', 'Packets on the master link, by direction', 'direction', () => {
       const t = edge.traffic();
       return [

@@ -1,5 +1,6 @@
-// The stale table's grouping by address and its eviction order.
+// The stale table's grouping by address and its eviction order, and the client buffer budget's `auto` size.
 import { describe, expect, it } from 'vitest';
+import { AUTO_MAX, AUTO_MIN, resolveBudget } from '../../../src/actors/client-budget.js';
 import { addressGroup, staleShareCap, StaleTable, type StaleLinks, type Holder } from '../../../src/actors/stale-table.js';
 
 class S implements StaleLinks<S> {
@@ -111,5 +112,17 @@ describe('StaleTable', () => {
       }
       expect(t.size).toBe(model.size);
     }
+  });
+});
+
+describe('client buffer budget: auto', () => {
+  it('is a quarter of the memory (or of the container limit, if lower), within its bounds', () => {
+    const GiB = 1024 ** 3;
+    expect(resolveBudget(123_456)).toBe(123_456);
+    expect(resolveBudget('auto', 24 * GiB, 0)).toBe(6 * GiB);
+    expect(resolveBudget('auto', 24 * GiB, 2 * GiB)).toBe(GiB / 2);
+    expect(resolveBudget('auto', 256 * GiB, 0)).toBe(AUTO_MAX);
+    expect(resolveBudget('auto', 128 * 1024 * 1024, 0)).toBe(AUTO_MIN);
+    expect(resolveBudget('auto')).toBeGreaterThanOrEqual(AUTO_MIN);
   });
 });

@@ -48,6 +48,7 @@ const EXPECTED_DEFAULTS: Config = {
     minFrameBytesPerSec: 1024,
     failedResumesPerAddressPerMin: 60,
     maxStaleSharePerAddress: 0.25,
+    clientBufferBudgetBytes: 'auto',
   },
   http: { address: null },
   cluster: { redisUrl: '', keyPrefix: 'voltlane', memberTimeoutSecs: 5 },
@@ -81,6 +82,7 @@ const EXPECTED_KEYS: Record<string, string[]> = {
     'min_frame_bytes_per_sec',
     'failed_resumes_per_address_per_min',
     'max_stale_share_per_address',
+    'client_buffer_budget_bytes',
   ],
   http: ['address'],
   cluster: ['redis_url', 'key_prefix', 'member_timeout_secs'],
@@ -308,6 +310,7 @@ describe('precedence: flag > environment > .env > file > default', () => {
       VOLTLANE_WEBSOCKET_TLS: 'true',
       VOLTLANE_WEBSOCKET_ALLOWED_ORIGINS: 'https://a.example, http://b.example:8080',
       VOLTLANE_STATE_PERSIST_SESSIONS: 'false',
+      VOLTLANE_LIMITS_CLIENT_BUFFER_BUDGET_BYTES: '1048576',
     });
     let n = 3;
     for (const name of Object.keys(env)) if (env[name] === '') env[name] = String(n++);
@@ -639,7 +642,7 @@ describe('observability keys', () => {
   });
 });
 
-describe('stale-table keys', () => {
+describe('memory and stale-table keys', () => {
   it('limits.max_stale_share_per_address is a share below 1 or a whole count; anything else is refused', () => {
     expect(parseConfigText('[limits]\nmax_stale_share_per_address = 0.1\n').config.limits.maxStaleSharePerAddress).toBe(0.1);
     expect(parseConfigText('[limits]\nmax_stale_share_per_address = 500\n').config.limits.maxStaleSharePerAddress).toBe(500);
@@ -649,5 +652,15 @@ describe('stale-table keys', () => {
     }
     expect(load({ env: { VOLTLANE_LIMITS_MAX_STALE_SHARE_PER_ADDRESS: '0.05' } }).config.limits.maxStaleSharePerAddress).toBe(0.05);
     expect(() => load({ env: { VOLTLANE_LIMITS_MAX_STALE_SHARE_PER_ADDRESS: '2.5' } })).toThrow(/max_stale_share_per_address.*share of max_stale_clients/s);
+  });
+
+  it('limits.client_buffer_budget_bytes is "auto" or at least 65536 bytes', () => {
+    expect(parseConfigText('[limits]\nclient_buffer_budget_bytes = "auto"\n').config.limits.clientBufferBudgetBytes).toBe('auto');
+    expect(parseConfigText('[limits]\nclient_buffer_budget_bytes = "AUTO"\n').config.limits.clientBufferBudgetBytes).toBe('auto');
+    expect(parseConfigText('[limits]\nclient_buffer_budget_bytes = 1073741824\n').config.limits.clientBufferBudgetBytes).toBe(1073741824);
+    for (const bad of ['0', '65535', '1.5', '"lots"', '-1']) {
+      expect(configError(() => parseConfigText(`[limits]\nclient_buffer_budget_bytes = ${bad}\n`)).key).toBe('limits.client_buffer_budget_bytes');
+    }
+    expect(load({ env: { VOLTLANE_LIMITS_CLIENT_BUFFER_BUDGET_BYTES: '1000000' } }).config.limits.clientBufferBudgetBytes).toBe(1_000_000);
   });
 });
