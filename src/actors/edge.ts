@@ -260,6 +260,10 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   async start(): Promise<{ host: string; port: number }> {
     const loaded = await this.store.load();
     await this.#ids.start();
+    // Sessions first, then the listeners: a resume that arrives as soon as the port opens finds its session.
+    this.#supervisor.start();
+    restoreSessions(this, loaded.sessions, loaded.stoppedAt);
+    this.store.attach(() => [...this.sessions.values()].map(toStored));
     const { host, port } = this.config.listener.address;
     await new Promise<void>((resolve, reject) => {
       const onErr = (e: Error) => reject(e);
@@ -277,9 +281,6 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
       await new Promise<void>((resolve) => this.#server.close(() => resolve()));
       throw err;
     }
-    this.#supervisor.start();
-    restoreSessions(this, loaded.sessions, loaded.stoppedAt);
-    this.store.attach(() => [...this.sessions.values()].map(toStored));
     return { host: a.address, port: a.port };
   }
 

@@ -136,6 +136,9 @@ describe('voltlane/client across edge restarts (real processes)', () => {
     edge = await start();
     await waitFor(() => master.connections === 2, 10_000, 'the new edge to dial the master');
     expect(edge.logs().find((l) => l.msg === 'store.restored')).toMatchObject({ sessions: 1, stale: 1, buffered: 1 });
+    // Restored before the port opens: a resume that comes at once finds its session, not "unknown session".
+    const order = edge.logs().map((l) => l.msg);
+    expect(order.indexOf('store.restored')).toBeLessThan(order.indexOf('edge.listening'));
     master.send(id, Flag.Data, Buffer.from('while the edge was restarting'));
 
     const second = app(address, LONG, saved);
