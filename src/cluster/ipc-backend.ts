@@ -50,7 +50,8 @@ export function processLink(): IpcLink {
       listeners.push(cb);
     },
     onClose(cb) {
-      process.once('disconnect', cb);
+      // Ahead of Node's own listener, which ends the worker at once when its primary is gone: logged first.
+      process.prependOnceListener('disconnect', cb);
     },
     close() {
       process.off('message', onMessage);

@@ -272,6 +272,8 @@ describe.each(['primary', 'redis'] as const)('voltlane --workers 2 through the %
     process.kill(d.child.pid!, 'SIGKILL');
     await d.exited;
     await waitFor(() => pids.every((pid) => !isRunning(pid)), 10_000, 'the workers exit with their primary');
+    const lost = d.logs().filter((l) => l.msg === 'cluster.store_error' && /link to the primary process \d+ is gone/.test(String(l.err)));
+    expect(lost.length).toBe(pids.length);
     const mm2 = await master();
     const d2 = await start(dir, mm2.m.address.port, port, httpPort);
     await waitFor(() => mm2.links.length === 2, 20_000, 'two workers again');
