@@ -39,8 +39,10 @@ Usage:
       Starts an edge, an echo master and a few clients in one process and shows traffic,
       a dropped client resuming, and its replayed packets. --browser serves a page (default
       http://127.0.0.1:42090/) where the browser client talks to the edge over WebSocket.
-  voltlane fuzz --edge HOST:PORT --master-listen ADDR [--runs N] [--seed S] [--replay FILE]
-      Fuzz a running edge's session lifecycle: be its master and its clients (voltlane fuzz --help).
+  voltlane fuzz --config PATH [--http ADDR] [--runs N] [--seed S] [--replay FILE]
+      Fuzz a running edge's session lifecycle: be its master and its clients, with the settings of
+      its config file, confirmed by its status server (or --edge HOST:PORT --master-listen ADDR;
+      voltlane fuzz --help).
   voltlane attack KIND --target HOST:PORT [--duration SECS] [--rate N] [--sources N] ...
       Attack your own edge (id-lockout, slowloris, tiny-segments, session-flood, conn-flood),
       bounded in time and count, with a legitimate probe alongside (voltlane attack --help).
