@@ -36,6 +36,7 @@ export class Admission {
   readonly #refusals: RefusalLog;
   /** Client sockets the open-file limit leaves room for. */
   readonly #fdCap: number;
+  readonly #nofile: number | null;
 
   constructor(o: AdmissionOptions) {
     this.#o = o;
@@ -50,9 +51,28 @@ export class Admission {
     this.#sweepTimer.unref();
     this.#refusals = new RefusalLog(o.log, o.config.general.refusalLogIntervalSecs);
     const nofile = openFilesLimit();
+    this.#nofile = nofile;
     this.#fdCap = nofile === null ? Number.POSITIVE_INFINITY : Math.max(1, nofile - FD_RESERVE);
-    const fdWarning = fdLimitWarning(L.maxConnections, nofile);
-    if (fdWarning) o.log.warn({ openFilesLimit: nofile, maxConnections: L.maxConnections }, `config.warning: ${fdWarning}`);
+    this.#warnFdLimit(L.maxConnections);
+  }
+
+  #warnFdLimit(maxConnections: number): void {
+    const fdWarning = fdLimitWarning(maxConnections, this.#nofile);
+    if (fdWarning) this.#o.log.warn({ openFilesLimit: this.#nofile, maxConnections }, `config.warning: ${fdWarning}`);
+  }
+
+  /**
+   * The limits of a reloaded config: the caps apply to the next connection, the rates to the next token and
+   * failure, the refusal log interval to the next line. Counts of what is open are kept.
+   */
+  applySettings(config: Config): void {
+    const before = this.#o.config;
+    this.#o.config = config;
+    const L = config.limits;
+    this.#connBuckets.configure(L.newConnectionsPerAddressPerSec, L.newConnectionsBurst);
+    this.#failedByAddr.setLimit(L.failedResumesPerAddressPerMin);
+    if (config.general.refusalLogIntervalSecs !== before.general.refusalLogIntervalSecs) this.#refusals.setInterval(config.general.refusalLogIntervalSecs);
+    if (L.maxConnections !== before.limits.maxConnections) this.#warnFdLimit(L.maxConnections);
   }
 
   /**

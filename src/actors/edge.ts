@@ -101,7 +101,8 @@ export interface EdgeCounters {
 
 // Members marked @internal are shared with the edge's own modules (see the header), not an API.
 export class Edge implements HandshakeHost, ClientSocketOwner {
-  readonly config: Config;
+  /** The settings in force; replaced as a whole by applySettings (read it at use, never keep a part of it). */
+  config: Config;
   readonly log: Logger;
   readonly clock: EdgeClock;
   readonly keyPair: KeyPair;
@@ -255,6 +256,16 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   }
 
   // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * A reloaded config (SIGHUP): keys src/config/reload.ts marks live apply to new work from now on (connections,
+   * handshakes, frames, packets, refusals, master reconnects); `config` must carry the running values of the others.
+   */
+  applySettings(config: Config): void {
+    this.config = config;
+    this.admission.applySettings(config);
+    this.frameDeadlines.configure(config.limits.frameTimeoutSecs, config.limits.minFrameBytesPerSec);
+  }
 
   /** Binds the listener and starts dialing the master. Resolves with the bound address. */
   async start(): Promise<{ host: string; port: number }> {

@@ -11,8 +11,8 @@ interface Open {
 }
 
 export class FrameDeadlines<S> {
-  readonly #graceMs: number;
-  readonly #minRate: number;
+  #graceMs: number;
+  #minRate: number;
   readonly #open = new Map<S, Open>();
   readonly #onExpired: (s: S, detail: { elapsedMs: number; received: number }) => void;
   readonly #now: () => number;
@@ -23,6 +23,12 @@ export class FrameDeadlines<S> {
     this.#minRate = o.minBytesPerSec;
     this.#now = o.now;
     this.#onExpired = o.onExpired;
+  }
+
+  /** New grace and minimum rate (a config reload): every frame in progress is judged by them from the next sweep. */
+  configure(graceSecs: number, minBytesPerSec: number): void {
+    this.#graceMs = graceSecs * 1000;
+    this.#minRate = minBytesPerSec;
   }
 
   /**

@@ -5,11 +5,17 @@ const MAX_TRACKED = 100_000;
 
 /** Per-key token buckets (new connections per address). */
 export class TokenBuckets {
-  readonly #rate: number;
-  readonly #burst: number;
+  #rate: number;
+  #burst: number;
   #buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(ratePerSec: number, burst: number) {
+    this.#rate = ratePerSec;
+    this.#burst = Math.max(1, burst);
+  }
+
+  /** New rate and burst (a config reload): buckets refill at the new rate and are capped by the new burst from now on. */
+  configure(ratePerSec: number, burst: number): void {
     this.#rate = ratePerSec;
     this.#burst = Math.max(1, burst);
   }
@@ -45,13 +51,18 @@ export class TokenBuckets {
 
 /** Counts events per key in fixed one-minute windows (failed resumes per id / per address). */
 export class WindowCounter {
-  readonly #limit: number;
+  #limit: number;
   readonly #windowMs: number;
   #counts = new Map<string | number, { n: number; start: number }>();
 
   constructor(limitPerWindow: number, windowMs = 60_000) {
     this.#limit = limitPerWindow;
     this.#windowMs = windowMs;
+  }
+
+  /** A new limit per window (a config reload), for the counts from now on. */
+  setLimit(limitPerWindow: number): void {
+    this.#limit = limitPerWindow;
   }
 
   /** True when `key` has reached its limit in the current window. */

@@ -17,7 +17,7 @@ interface Entry {
 
 export class RefusalLog {
   readonly #log: Logger;
-  readonly #intervalMs: number;
+  #intervalMs: number;
   readonly #entries = new Map<string, Entry>();
   #timer: NodeJS.Timeout | null = null;
   /** Log lines written and refusals folded into summaries, for tests and status. */
@@ -83,6 +83,12 @@ export class RefusalLog {
       clearInterval(this.#timer);
       this.#timer = null;
     }
+  }
+
+  /** A new interval (a config reload): what is pending is written now, the next interval has the new length. */
+  setInterval(intervalSecs: number): void {
+    this.close();
+    this.#intervalMs = intervalSecs * 1000;
   }
 
   /** Writes what is pending and stops the timer (shutdown). */

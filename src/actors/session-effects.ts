@@ -12,7 +12,6 @@ import { staleShareCap } from './stale-table.js';
 const utf8 = new TextEncoder();
 
 export function provideSupervisorMachine(edge: Edge, on: { drain: () => void; stopped: () => void }) {
-  const m = edge.config.master;
   return supervisorMachine.provide({
     actions: {
       dialMaster: () => edge.masterLink.dial(),
@@ -32,6 +31,7 @@ export function provideSupervisorMachine(edge: Edge, on: { drain: () => void; st
     },
     delays: {
       backoff: ({ context }) => {
+        const m = edge.config.master; // read at each attempt: a reload may change the backoff bounds
         const base = Math.min(m.reconnectMaxMs, m.reconnectMinMs * 2 ** Math.min(20, Math.max(0, context.failures - 1)));
         const delayMs = Math.round(base * (0.75 + Math.random() * 0.25));
         edge.log.debug({ delayMs, failures: context.failures }, 'master.backoff');

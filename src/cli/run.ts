@@ -7,7 +7,8 @@ import { Edge } from '../actors/edge.js';
 import { ClusterMember } from '../cluster/member.js';
 import { IpcBackend, processLink } from '../cluster/ipc-backend.js';
 import type { ClusterBackend } from '../cluster/backend.js';
-import { ConfigError, loadConfig, formatAddress, type Config } from '../config/index.js';
+import { ConfigError, loadConfig, formatAddress, type Config, type LoadOptions } from '../config/index.js';
+import { reloadConfig } from './reload.js';
 import { loadOrCreateKeyFile } from '../config/keyfile.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
 import { FileStore } from '../store/file-store.js';
@@ -28,6 +29,8 @@ export interface RunningEdge {
   address: { host: string; port: number };
   /** Inspector relay and status server, when configured. */
   observe: Observability;
+  /** Reads the config again and applies what may change while running (what SIGHUP does). */
+  reload: () => void;
 }
 
 /** Where the edge key lives: general.key_file, relative to the config file's directory. */
@@ -49,14 +52,7 @@ export function stateDir(config: Config, configPath: string, keyPath: string): s
 
 /** Starts the daemon (config, key, logger, edge). The caller decides how it stops. */
 export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
-  const loaded = loadConfig({
-    ...(o.configPath ? { path: o.configPath, mustExist: true } : {}),
-    flags: {
-      ...(o.listen ? { listen: o.listen } : {}),
-      ...(o.master ? { master: o.master } : {}),
-      ...(o.logLevel ? { logLevel: o.logLevel } : {}),
-    },
-  });
+  const loaded = loadConfig(daemonLoadOptions(o));
   const { config } = loaded;
   const log = createLogger({ level: config.general.logLevel, ...(o.logFormat ? { format: o.logFormat } : {}) });
   if (loaded.created) log.info({ path: loaded.path }, 'config.created: wrote the default configuration');
@@ -108,13 +104,39 @@ export async function startDaemon(o: RunOptions): Promise<RunningEdge> {
     'edge.started',
   );
   await observe.start(edge, log);
-  return { edge, config, log, address, observe };
+  // A reload reads the same file (which must still exist) with the same flags over it.
+  const reload = () => reloadConfig({ edge, log, load: () => loadConfig({ ...daemonLoadOptions(o), path: loaded.path, mustExist: true }) });
+  return { edge, config, log, address, observe, reload };
+}
+
+/** How the daemon loads its config: --config (which must exist) or ./connserver.toml (written if missing), flags over it. */
+export function daemonLoadOptions(o: RunOptions): LoadOptions {
+  return {
+    ...(o.configPath ? { path: o.configPath, mustExist: true } : {}),
+    flags: {
+      ...(o.listen ? { listen: o.listen } : {}),
+      ...(o.master ? { master: o.master } : {}),
+      ...(o.logLevel ? { logLevel: o.logLevel } : {}),
+    },
+  };
 }
 
 /** Runs the daemon until SIGTERM or SIGINT, then drains and exits 0. */
 export async function runDaemon(o: RunOptions): Promise<void> {
-  const { edge, log, observe } = await startDaemon(o);
+  // SIGHUP reloads the config (src/cli/reload.ts) and reads the TLS certificate files again (they are also watched).
+  // It is caught from the start (by default it ends the process): one that comes while starting is done once started.
+  let reload: (() => void) | null = null;
+  let hupWhileStarting = false;
   let stopping = false;
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    if (reload === null) hupWhileStarting = true;
+    else reload();
+  });
+  const started = await startDaemon(o);
+  const { edge, log, observe } = started;
+  reload = started.reload;
+  if (hupWhileStarting) reload();
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -129,9 +151,4 @@ export async function runDaemon(o: RunOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // SIGHUP reads the TLS certificate files again (they are also watched); nothing else is reloaded.
-  process.on('SIGHUP', () => {
-    if (edge.transports.hasCertificates) edge.transports.reloadCertificates('SIGHUP');
-    else log.info('SIGHUP: no TLS certificates configured, nothing to reload');
-  });
 }

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../log.js';
 import type { IpcLink } from '../cluster/ipc-backend.js';
 import { PrimaryStore } from '../cluster/primary-store.js';
 import { FileStore } from '../store/file-store.js';
-import { keyFilePath, runDaemon, stateDir, type RunOptions } from './run.js';
+import { daemonLoadOptions, keyFilePath, runDaemon, stateDir, type RunOptions } from './run.js';
 
 /** The worker count a config (or --workers) asks for: 'auto' is one per core. */
 export function workerCount(w: Config['general']['workers'] | undefined): number {
@@ -67,10 +67,7 @@ async function primaryStore(config: Config, configPath: string, keyPath: string,
  */
 export async function runEdge(o: RunOptions, workersFlag: Config['general']['workers'] | undefined): Promise<void> {
   if (cluster.isWorker) return runDaemon(o);
-  const loaded = loadConfig({
-    ...(o.configPath ? { path: o.configPath, mustExist: true } : {}),
-    flags: { ...(o.listen ? { listen: o.listen } : {}), ...(o.master ? { master: o.master } : {}), ...(o.logLevel ? { logLevel: o.logLevel } : {}) },
-  });
+  const loaded = loadConfig(daemonLoadOptions(o));
   const count = workerCount(workersFlag ?? loaded.config.general.workers);
   if (count <= 1) return runDaemon(o);
   const log = createLogger({ level: loaded.config.general.logLevel, ...(o.logFormat ? { format: o.logFormat } : {}) }).child({ role: 'primary' });
@@ -127,4 +124,11 @@ export async function runEdge(o: RunOptions, workersFlag: Config['general']['wor
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP (systemctl reload): each worker reloads the config itself and logs what changed.
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+    for (const w of workers) w.process.kill('SIGHUP');
+    log.info({ workers: workers.length }, 'workers.reload: SIGHUP passed on to every worker');
+  });
 }

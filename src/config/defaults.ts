@@ -53,6 +53,16 @@ export const DEFAULT_CONFIG_TOML = `# connserver.toml: configuration of the Volt
 # .env file in the directory Voltlane starts in. Strongest first: command-line
 # flags (--listen, --master, --log-level), the environment, .env, this file.
 #
+# SIGHUP (systemctl reload voltlane) reads this file and .env again. The log
+# level, limits, timeouts and buffer sizes apply to new connections, frames
+# and packets at once. Keys that need a restart are logged as such and left
+# as they are: [listener], master.address, master.channel_capacity(_bytes),
+# general.key_file, general.workers, general.inspect_port,
+# limits.max_frame_size, limits.client_buffer_budget_bytes,
+# clients.stale_timeout_secs, clients.stale_reap_interval_secs, and the
+# [http], [cluster], [tls], [websocket] and [state] sections. A file with an
+# error changes nothing; the log says why.
+#
 # Two common setups:
 #
 # - Simple firehose: you just want N client streams turned into 1 stream. The
