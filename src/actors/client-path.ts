@@ -96,7 +96,7 @@ export function clientClosed(edge: Edge, sock: ClientSocket): void {
   if (s && s.socket === sock) {
     detachSocket(edge, s, false);
     edge.frameDeadlines.delete(s);
-    edge.log.info({ sessionId: s.id, address: addr }, 'client.disconnected');
+    // Logged once, as session.stale (with the address and why), not here as well: one line less per drop.
     edge.actorOf(s).send({ type: 'socket.closed', reason: 'closed', at: edge.clock.now() });
   }
 }

@@ -10,8 +10,8 @@ export interface ClientSocketOwner {
   readonly log: Logger;
   onClientData(sock: ClientSocket, chunk: Buffer): void;
   onClientClose(sock: ClientSocket): void;
-  /** The session's socket emptied its queue ('drain') while the client buffer budget counted it as behind. */
-  bufferDrained(s: Session): void;
+  /** Told when a session's socket emptied its queue ('drain') while counted as behind. */
+  readonly clientBudget: { released(s: Session): void };
 }
 
 export const kEdge = Symbol('voltlane.edge');
@@ -70,5 +70,5 @@ function onSocketDrain(this: ClientSocket): void {
   if (!s || s.socket !== this) return;
   s.outPackets = 0;
   // Its queue is empty: nothing of it counts against the client buffer budget any more.
-  if (s.budgetCharge !== 0) this[kEdge]!.bufferDrained(s);
+  if (s.budgetCharge !== 0) this[kEdge]!.clientBudget.released(s);
 }

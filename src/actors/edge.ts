@@ -19,7 +19,7 @@ import { IdAllocator } from '../store/ids.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { SessionStore } from '../store/store.js';
 import { Admission } from './admission.js';
-import { adoptSocket, clientClosed, clientData, overflow, resumePaused, slowFrame } from './client-path.js';
+import { adoptSocket, clientClosed, clientData, resumePaused, slowFrame } from './client-path.js';
 import { armHandshakeTimeout, noop, watchClientSocket, type ClientSocket, type ClientSocketOwner } from './client-sockets.js';
 import { systemClock, type EdgeClock } from './clock.js';
 import { joinCluster } from './cluster-glue.js';
@@ -27,7 +27,7 @@ import { FrameDeadlines } from './frame-deadline.js';
 import { kPending, PendingConnection, type HandshakeHost } from './handshake.js';
 import { KeyQueue } from './key-queue.js';
 import { MasterLink } from './master-link.js';
-import { dropReplayBuffer, routeMasterFrame } from './master-router.js';
+import { clientBufferBudget, routeMasterFrame } from './master-router.js';
 import { SlabPool } from './replay-buffer.js';
 import { requestResume, resumeFailed, resumePassedHere } from './resume-flow.js';
 import { provideSessionMachine, provideSupervisorMachine } from './session-effects.js';
@@ -36,7 +36,7 @@ import { toStored } from './session-persistence.js';
 import { Session } from './session.js';
 import { StaleReaper } from './stale-reaper.js';
 import { StaleTable } from './stale-table.js';
-import { ClientBufferBudget, resolveBudget } from './client-budget.js';
+import type { ClientBufferBudget } from './client-budget.js';
 import { transportOf, type ClientConnection, type TransportName } from './transports/connection.js';
 import { Transports } from './transports/listeners.js';
 
@@ -206,14 +206,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
       onLost: (reason) => this.#supervisor.send({ type: 'master.lost', reason }),
       onWritable: () => resumePaused(this),
     });
-    this.clientBudget = new ClientBufferBudget<Session>({
-      budgetBytes: resolveBudget(L.clientBufferBudgetBytes),
-      pool: this.replayPool,
-      log: this.log,
-      logIntervalSecs: o.config.general.refusalLogIntervalSecs,
-      dropReplay: (s) => dropReplayBuffer(this, s),
-      closeSlow: (s) => overflow(this, s, `client buffer budget of ${this.clientBudget.budget} bytes reached`),
-    });
+    this.clientBudget = clientBufferBudget(this);
     this.sessionMachine = provideSessionMachine(this);
     this.clusterGlue = o.cluster ? joinCluster(this, o.cluster) : null;
     this.reaper = new StaleReaper<Session>({
@@ -349,9 +342,9 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     };
   }
 
-  /** @internal */
-  bufferDrained(s: Session): void {
-    this.clientBudget.released(s);
+  /** @internal Whether an inspector sees this session actor. */
+  isInspected(actor: unknown): boolean {
+    return this.#inspected.has(actor);
   }
 
   async #drain(): Promise<void> {
@@ -419,6 +412,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   }
 
   #onConnection(sock: ClientSocket): void {
+    this.keyQueue.busy();
     const addr = sock.remoteAddress ?? 'unknown';
     const transport = transportOf(sock);
     if (this.admission.admit(addr, transport, this.#stopping) !== null) {

@@ -3,6 +3,11 @@ import type { Session } from './session.js';
 
 /** Time spent deriving per turn before yielding to I/O. */
 const SLICE_MS = 2;
+/**
+ * Derivation waits until no new connection has come in for this long: handshakes go first, so that a flood of
+ * new sessions does not pay for the keys of the sessions it throws away as it goes (a resume derives its own).
+ */
+export const QUIET_MS = 20;
 
 /**
  * Sessions whose key (ECDH + HKDF, the costly part of a resume) is to be derived before it is needed, so that a
@@ -15,6 +20,9 @@ export class KeyQueue {
   #head = 0;
   #scheduled = false;
   #stopped = false;
+  /** performance.now() before which derivation waits (a new connection came in). */
+  #quietAt = 0;
+  #timer: NodeJS.Timeout | null = null;
 
   constructor(derive: (s: Session) => void) {
     this.#derive = derive;
@@ -33,17 +41,32 @@ export class KeyQueue {
     }
   }
 
+  /** A new connection came in: derivation waits until QUIET_MS without one. */
+  busy(now = performance.now()): void {
+    this.#quietAt = now + QUIET_MS;
+  }
+
   stop(): void {
     this.#stopped = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     this.#queue = [];
     this.#head = 0;
   }
 
   readonly #run = (): void => {
     this.#scheduled = false;
+    this.#timer = null;
     if (this.#stopped) return;
+    const now = performance.now();
+    if (now < this.#quietAt) {
+      this.#scheduled = true;
+      this.#timer = setTimeout(this.#run, Math.ceil(this.#quietAt - now));
+      this.#timer.unref();
+      return;
+    }
     const q = this.#queue;
-    const until = performance.now() + SLICE_MS;
+    const until = now + SLICE_MS;
     let i = this.#head;
     while (i < q.length) {
       this.#derive(q[i++]!);

@@ -6,7 +6,7 @@ import { logId } from '../log.js';
 import type { Edge } from './edge.js';
 import { overflow } from './client-path.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { BEHIND_BYTES } from './client-budget.js';
+import { BEHIND_BYTES, ClientBufferBudget, resolveBudget } from './client-budget.js';
 import type { Session } from './session.js';
 
 const utf8 = new TextEncoder();
@@ -90,6 +90,19 @@ function bufferMissed(edge: Edge, s: Session, data: Uint8Array): void {
   (s.missed ??= new ReplayBuffer(edge.replayPool)).push(data);
   if (s.budgetReplay === null) edge.clientBudget.buffered(s);
   edge.clusterGlue?.buffered(s, data);
+}
+
+/** The edge's client buffer budget: replay buffers dropped as below, clients behind cut off like any too slow. */
+export function clientBufferBudget(edge: Edge): ClientBufferBudget<Session> {
+  const budget: ClientBufferBudget<Session> = new ClientBufferBudget<Session>({
+    budgetBytes: resolveBudget(edge.config.limits.clientBufferBudgetBytes),
+    pool: edge.replayPool,
+    log: edge.log,
+    logIntervalSecs: edge.config.general.refusalLogIntervalSecs,
+    dropReplay: (s) => dropReplayBuffer(edge, s),
+    closeSlow: (s) => overflow(edge, s, `client buffer budget of ${budget.budget} bytes reached`),
+  });
+  return budget;
 }
 
 /**

@@ -74,7 +74,10 @@ export function provideSessionMachine(edge: Edge) {
         // Restored sessions are already in the store as stale, and are logged once in all.
         if (event.type !== 'edge.restored') {
           edge.store.stale(s.id, since);
-          if (!edge.stopping) edge.log.info({ sessionId: s.id, state: 'stale' }, 'session.stale');
+          if (!edge.stopping) {
+            const reason = event.type === 'socket.closed' ? event.reason : event.type;
+            edge.log.info({ sessionId: s.id, address: s.address, reason, state: 'stale' }, 'session.stale');
+          }
         }
         edge.onLifecycle?.({ type: 'session.stale', sessionId: s.id });
         evictPastShares(edge, s);

@@ -1,7 +1,7 @@
 // The idle-time key queue: every queued session is handed over once, in order, in slices that let I/O run in
 // between; nothing runs after stop().
 import { describe, expect, it } from 'vitest';
-import { KeyQueue } from '../../../src/actors/key-queue.js';
+import { KeyQueue, QUIET_MS } from '../../../src/actors/key-queue.js';
 import { Session } from '../../../src/actors/session.js';
 
 const session = (id: number) => new Session(id, new Uint8Array(33), '127.0.0.1');
@@ -49,5 +49,21 @@ describe('KeyQueue', () => {
     await turn();
     expect(seen).toEqual([]);
     expect(q.length).toBe(0);
+  });
+
+  it('waits while new connections keep coming (busy), and derives once they pause for QUIET_MS', async () => {
+    const seen: number[] = [];
+    const q = new KeyQueue((s) => seen.push(s.id));
+    q.busy();
+    for (let i = 1; i <= 5; i++) q.add(session(i));
+    const until = performance.now() + 100;
+    while (performance.now() < until) {
+      q.busy();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(seen).toEqual([]);
+    await new Promise((r) => setTimeout(r, QUIET_MS * 3));
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    q.stop();
   });
 });
