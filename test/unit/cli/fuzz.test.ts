@@ -66,6 +66,8 @@ describe('voltlane fuzz', () => {
       const text = out.join('');
       expect(text).toContain('minimal sequence:');
       expect(text).toContain(`--replay ${file}`);
+      // Nothing confirmed the settings (no status server): the report says a mismatch may be the cause.
+      expect(text).toContain("note: the edge's settings were not confirmed");
       const rec = JSON.parse(readFileSync(file, 'utf8')) as { seed: number; path: string };
       expect(typeof rec.seed).toBe('number');
       const again = await runFuzzCommand([...common(port, masterPort, join(dir, 'g.json')), '--missed-buffer', '0', '--replay', file]);
