@@ -74,15 +74,21 @@ async function marker(m: { log: string[] }, c: VoltlaneClient, label: string): P
   await waitFor(() => m.log.includes(`data ${c.id} ${label}`), 10_000, label);
 }
 
+/** Starts the edge, waits for its link, and opens two client sessions whose first data reached the master. */
+async function twoSessions(m: Awaited<ReturnType<typeof setup>>): Promise<{ edge: Daemon; a: VoltlaneClient; b: VoltlaneClient }> {
+  const edge = await m.start();
+  await waitFor(() => m.edges.length === 1, 10_000, 'the edge to dial the master');
+  const a = await m.client();
+  const b = await m.client();
+  await marker(m, a, 'a before');
+  await marker(m, b, 'b before');
+  return { edge, a, b };
+}
+
 describe('voltlane/master: an edge link that drops is not the end of its sessions', () => {
   it('the master closes the link: edgeClosed, no failure; the edge dials again, held data arrives, sends reach the client', async () => {
     const m = await setup();
-    await m.start();
-    await waitFor(() => m.edges.length === 1, 10_000, 'the edge to dial the master');
-    const a = await m.client();
-    const b = await m.client();
-    await marker(m, a, 'a before');
-    await marker(m, b, 'b before');
+    const { a, b } = await twoSessions(m);
     await m.edges[0]!.close();
     expect(m.log.at(-1)).toBe('edgeClosed');
     // While the link is down the clients' data is held by the edge, in order.
@@ -102,12 +108,9 @@ describe('voltlane/master: an edge link that drops is not the end of its session
 
   it('the edge restarts (SIGTERM, then kill -9): edgeClosed each time, never a failure; one reconnection per client per restart', async () => {
     const m = await setup();
-    let edge = await m.start();
-    await waitFor(() => m.edges.length === 1, 10_000, 'the edge to dial the master');
-    const a = await m.client();
-    const b = await m.client();
-    await marker(m, a, 'a before');
-    await marker(m, b, 'b before');
+    const first = await twoSessions(m);
+    const { a, b } = first;
+    let edge = first.edge;
     await stopDaemon(edge, 'SIGTERM');
     await waitFor(() => m.log.includes('edgeClosed'), 10_000, 'edgeClosed');
     edge = await m.start();
@@ -128,12 +131,7 @@ describe('voltlane/master: an edge link that drops is not the end of its session
 
   it('with persist_sessions = false the shutdown ends every session: one failure each, all before edgeClosed', async () => {
     const m = await setup({ VOLTLANE_STATE_PERSIST_SESSIONS: 'false' });
-    const edge = await m.start();
-    await waitFor(() => m.edges.length === 1, 10_000, 'the edge to dial the master');
-    const a = await m.client();
-    const b = await m.client();
-    await marker(m, a, 'a before');
-    await marker(m, b, 'b before');
+    const { edge, a, b } = await twoSessions(m);
     await stopDaemon(edge, 'SIGTERM');
     await waitFor(() => m.log.includes('edgeClosed'), 10_000, 'edgeClosed');
     const closedAt = m.log.indexOf('edgeClosed');
