@@ -25,6 +25,7 @@ import { systemClock, type EdgeClock } from './clock.js';
 import { joinCluster } from './cluster-glue.js';
 import { FrameDeadlines } from './frame-deadline.js';
 import { kPending, PendingConnection, type HandshakeHost } from './handshake.js';
+import { InspectFilter } from './inspect-filter.js';
 import { KeyQueue } from './key-queue.js';
 import { MasterLink } from './master-link.js';
 import { clientBufferBudget, routeMasterFrame } from './master-router.js';
@@ -153,12 +154,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   readonly onLifecycle: EdgeOptions['onLifecycle'];
   readonly #supervisor: Actor<typeof supervisorMachine>;
   readonly #server: net.Server;
-  readonly #inspect: EdgeOptions['inspect'];
-  readonly #inspectSession: (id: number) => boolean;
-  /** Session actors whose inspection events pass the filter. */
-  readonly #inspected = new Set<unknown>();
-  /** Whether the session actor being created now is to be inspected. */
-  #inspectNext = false;
+  readonly #inspection: InspectFilter;
   readonly #ids: IdAllocator;
   /** Shutdown keeps the sessions in the store instead of ending them. */
   readonly #keepSessions: boolean;
@@ -176,8 +172,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     this.#unwatchLevel = watchLevel(o.log, 'trace', (on) => (this.trace = on));
     this.clock = o.clock ?? systemClock;
     this.keyPair = o.keyPair;
-    this.#inspect = o.inspect;
-    this.#inspectSession = o.inspectSession ?? (() => true);
+    this.#inspection = new InspectFilter(o.inspect, o.inspectSession);
     this.onLifecycle = o.onLifecycle;
     this.store = o.store ?? new MemoryStore();
     // In a cluster, the cluster store keeps the sessions (src/cluster); the store here keeps them for a single edge.
@@ -218,34 +213,20 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     // Session actors join the supervisor's actor system (option `parent`) rather than each building one of its
     // own: far less memory per idle session. Inspection is then attached once, to that system, and filtered
     // to the supervisor and the sampled sessions.
-    const inspect = this.#inspect;
+    const inspect = this.#inspection.observer;
     const supervisor = provideSupervisorMachine(this, {
       drain: () => void this.#drain(),
       stopped: () => this.#resolveStopped?.(),
     });
     this.#supervisor = createActor(supervisor, {
       clock: this.clock,
-      ...(inspect ? { inspect: this.#filteredInspector(inspect) } : {}),
+      ...(inspect ? { inspect } : {}),
     });
+    this.#inspection.supervisor = this.#supervisor;
     this.#server = net.createServer({ noDelay: true, pauseOnConnect: false });
     this.#server.on('connection', (s: net.Socket) => this.#onConnection(s as ClientSocket));
     this.#server.on('error', (err: NodeJS.ErrnoException) => this.admission.listenerError(err));
     this.transports = new Transports(this);
-  }
-
-  /** Passes on the supervisor's inspection events and those of the sampled session actors. */
-  #filteredInspector(inspect: NonNullable<EdgeOptions['inspect']>): (ev: InspectionEvent) => void {
-    const next = typeof inspect === 'function' ? inspect : (ev: InspectionEvent) => inspect.next?.(ev);
-    return (ev) => {
-      const ref = ev.actorRef;
-      if (ev.type === '@xstate.actor' && this.#inspectNext) this.#inspected.add(ref);
-      // The supervisor announces itself from its constructor, before #supervisor is assigned.
-      const supervisor = (this.#supervisor as unknown) === undefined || ref === this.#supervisor;
-      if (supervisor || this.#inspected.has(ref)) next(ev);
-      if (ev.type === '@xstate.snapshot' && ref !== this.#supervisor && (ev.snapshot as { status?: string }).status !== 'active') {
-        this.#inspected.delete(ref);
-      }
-    };
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -344,7 +325,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
 
   /** @internal Whether an inspector sees this session actor. */
   isInspected(actor: unknown): boolean {
-    return this.#inspected.has(actor);
+    return this.#inspection.has(actor);
   }
 
   async #drain(): Promise<void> {
@@ -386,9 +367,9 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   actorOf(s: Session, inspected = false): Actor<SessionMachine> {
     if (s.actor) return s.actor;
     // XState announces an actor ('@xstate.actor') from its constructor: the filter must know beforehand.
-    this.#inspectNext = inspected;
+    this.#inspection.creating = inspected;
     const actor = createActor(this.sessionMachine, { input: { id: s.id }, parent: this.#supervisor });
-    this.#inspectNext = false;
+    this.#inspection.creating = false;
     s.actor = actor;
     actor.start();
     return actor;
@@ -396,7 +377,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
 
   /** @internal A session actor for `id` is about to be created elsewhere (restore); null: done. */
   willCreateActor(id: number | null): void {
-    this.#inspectNext = id !== null && this.#inspect !== undefined && this.#inspectSession(id);
+    this.#inspection.creating = id !== null && this.#inspection.wants(id);
   }
 
   /** @internal The next resume round's number. */
@@ -463,7 +444,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     this.keyQueue.add(s);
     // An inspected session gets its actor at once so the inspector sees it from the start; others get
     // theirs at their first lifecycle event.
-    if (this.#inspect !== undefined && this.#inspectSession(id)) this.actorOf(s, true);
+    if (this.#inspection.wants(id)) this.actorOf(s, true);
     p.handOver();
     const sock = p.socket as ClientSocket;
     sock[kPending] = undefined;
