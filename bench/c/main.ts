@@ -27,6 +27,9 @@ const HELP = `npm run bench:c -- [options]
   --duration S, --warmup S, --hold S   passed to run.sh (a-c measured seconds, warm-up; e's idle hold)
   --markdown FILE, --json FILE         write the summary
   --bench-dir DIR    the C bench sources (default ../shared/bench, or VL_BENCH_DIR)
+  --workers N        the edge runs as N worker processes on one port (general.workers; a-e: vlmaster's feed
+                     for f needs a single firehose). Edge CPU and RSS are then the primary's only
+  --redis-url URL    the workers (or the one edge) form a cluster on this Redis/Valkey ([cluster] redis_url)
 Tools are built in VL_BENCH_BIN (default ${tmpdir()}/voltlane-vlbench), never in the bench folder.`;
 
 function options() {
@@ -45,6 +48,8 @@ function options() {
       markdown: { type: 'string' },
       json: { type: 'string' },
       'bench-dir': { type: 'string' },
+      workers: { type: 'string' },
+      'redis-url': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -56,7 +61,10 @@ function options() {
   for (const s of scenarios) if (!ALL.includes(s)) throw new Error(`--scenarios: unknown scenario ${JSON.stringify(s)} (a..f)`);
   const repeat = Number(values.repeat);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error('--repeat must be a positive integer');
-  return { ...values, scenarios, repeat };
+  const workers = values.workers === undefined ? 1 : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a positive integer');
+  if (workers > 1 && scenarios.includes('f')) throw new Error("--workers: scenario f needs a single firehose (vlmaster's feed); leave f out");
+  return { ...values, scenarios, repeat, workers, redisUrl: values['redis-url'] ?? '' };
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -79,11 +87,11 @@ async function freePorts(): Promise<number> {
 }
 
 /** The edge's connserver.toml: the defaults with the limits the bench needs (shared/bench/README.md, scenario f). */
-function edgeConfig(edgePort: number, masterPort: number): string {
+function edgeConfig(edgePort: number, masterPort: number, workers = 1, redisUrl = ''): string {
   return `# Written by npm run bench:c. Everything not set here is Voltlane's default.
 [general]
 log_level = "Warn"
-
+${workers > 1 ? `# --workers: N processes on one port\nworkers = ${workers}\n` : ''}${redisUrl ? `\n[cluster]\n# --redis-url\nredis_url = ${JSON.stringify(redisUrl)}\n` : ''}
 [listener]
 address = "127.0.0.1:${edgePort}"
 
@@ -161,7 +169,7 @@ async function main(): Promise<void> {
       mkdirSync(out, { recursive: true });
       const base = await freePorts();
       const cfg = join(out, 'connserver.toml');
-      writeFileSync(cfg, edgeConfig(base, base + 1));
+      writeFileSync(cfg, edgeConfig(base, base + 1, o.workers, o.redisUrl));
       const node = ['node', ...(o.profile ? ['--cpu-prof', '--cpu-prof-dir', join(out, 'cpuprofile')] : []), main, '--config', cfg, '--log-format', 'json'];
       const edgeCmd = [...(o.strace ? ['strace', '-f', '-c', '-o', join(out, 'strace.txt')] : []), ...node].map((a) => `'${a}'`).join(' ');
       const args = [
