@@ -272,8 +272,8 @@ export class EdgeCluster implements ClusterHost {
     }
     const s = this.#edge.sessions.get(id);
     if (!s) {
-      // Not here (any more): hand it on to whoever holds it now.
-      void this.store.deliver(id, data);
+      // Not here (any more): hand it on to whoever holds it now, or answer it as data for an ended id.
+      this.unknownData(id, BigInt(id), data);
       return;
     }
     const c = clusterState(s);

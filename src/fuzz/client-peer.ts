@@ -57,7 +57,7 @@ export class ClientPeer {
   /** Every socket opened, for cleanup. */
   readonly #opened = new Set<net.Socket>();
 
-  constructor(readonly edge: EdgeAddress, readonly timeoutMs: number) {}
+  constructor(public edge: EdgeAddress, readonly timeoutMs: number) {}
 
   get current(): FrameQueue | null {
     return this.sockets[this.sockets.length - 1] ?? null;

@@ -21,17 +21,18 @@ abstract class Base implements Cmd {
 }
 
 export class Connect extends Base {
-  constructor(readonly maxSessions: number) {
+  /** `edge`: which running edge of a cluster (modulo their number); undefined for one edge. */
+  constructor(readonly maxSessions: number, readonly edge?: number) {
     super();
   }
   override check(m: Readonly<LifecycleModel>): boolean {
     return m.sessions.length < this.maxSessions;
   }
   act(m: LifecycleModel, r: LifecycleSystem) {
-    return r.connect(m);
+    return r.connect(m, this.edge);
   }
   toString() {
-    return 'connect';
+    return this.edge === undefined ? 'connect' : `connect(edge ${this.edge})`;
   }
 }
 
@@ -89,15 +90,61 @@ export class Drop extends Base {
  * silent): a takeover. Of an ended session it must be refused. `during`: master packets sent while challenged.
  */
 export class Resume extends Base {
-  constructor(readonly pick: number, readonly key: ResumeKey, readonly during: number, readonly extra: number, readonly dropOld: boolean) {
+  constructor(readonly pick: number, readonly key: ResumeKey, readonly during: number, readonly extra: number, readonly dropOld: boolean, readonly edge?: number) {
     super();
   }
   act(m: LifecycleModel, r: LifecycleSystem) {
-    return r.resume(m, m.pick(this.pick)!, this.key, this.during, this.extra, this.dropOld);
+    return r.resume(m, m.pick(this.pick)!, this.key, this.during, this.extra, this.dropOld, this.edge);
   }
   toString() {
     const drop = this.dropOld ? ', old socket dropped while challenged' : '';
-    return `resume(#${this.pick}, ${this.key} key, ${this.during} master packets while challenged, ${this.extra} client packets with the response${drop})`;
+    const on = this.edge === undefined ? '' : ` on edge ${this.edge}`;
+    return `resume(#${this.pick}${on}, ${this.key} key, ${this.during} master packets while challenged, ${this.extra} client packets with the response${drop})`;
+  }
+}
+
+/** Cluster: master data sent to the edge that held the session before its last move (sent before the master saw the Reconnection). */
+export class MasterSendLate extends Base {
+  constructor(readonly pick: number, readonly n: number) {
+    super();
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    r.masterSend(m, m.pick(this.pick)!, this.n, 2, true);
+  }
+  toString() {
+    return `masterSendLate(#${this.pick}, ${this.n})`;
+  }
+}
+
+/** Cluster: an edge dies (kill -9) or stops (SIGTERM), optionally replaced by a new edge in its slot. */
+export class EdgeDown extends Base {
+  constructor(readonly edge: number, readonly kind: 'kill' | 'leave', readonly replace: boolean) {
+    super();
+  }
+  override check(m: Readonly<LifecycleModel>): boolean {
+    return m.masterUp;
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    return r.edgeDown(m, this.edge, this.kind, this.replace);
+  }
+  toString() {
+    return `${this.kind === 'kill' ? 'edgeKill' : 'edgeLeave'}(edge ${this.edge}${this.replace ? ', replaced' : ''})`;
+  }
+}
+
+/** Cluster: a new edge starts in an empty slot. */
+export class EdgeStart extends Base {
+  constructor(readonly edge: number) {
+    super();
+  }
+  override check(m: Readonly<LifecycleModel>): boolean {
+    return m.masterUp;
+  }
+  act(m: LifecycleModel, r: LifecycleSystem) {
+    return r.edgeStart(m, this.edge);
+  }
+  toString() {
+    return `edgeStart(slot ${this.edge})`;
   }
 }
 
@@ -201,11 +248,15 @@ export interface CommandOptions {
   timeSteps: number[];
   /** Edge process steps the target supports (none by default). */
   restarts?: Array<'restart' | 'kill'>;
+  /** A cluster of this many edges: connects and resumes pick an edge, edges die, leave and start. */
+  edges?: number;
 }
 
 /** Every command arbitrary, weighted toward the lifecycle moments. */
 export function lifecycleCommands(o: CommandOptions): Array<fc.Arbitrary<Cmd>> {
   const pick = fc.nat({ max: 7 });
+  const k = o.edges ?? 1;
+  const edge = k > 1 ? fc.nat({ max: k - 1 }) : fc.constant(undefined);
   const resume = fc
     .tuple(
       pick,
@@ -213,12 +264,28 @@ export function lifecycleCommands(o: CommandOptions): Array<fc.Arbitrary<Cmd>> {
       fc.integer({ min: 0, max: 3 }),
       fc.integer({ min: 0, max: 2 }),
       fc.boolean(),
+      edge,
     )
-    .map(([p, k, d, e, drop]) => new Resume(p, k, d, e, drop));
+    .map(([p, key, d, e, drop, at]) => new Resume(p, key, d, e, drop, at));
+  const connect = edge.map((at) => new Connect(o.maxSessions, at));
+  const cluster =
+    k > 1
+      ? [
+          // Resumes (mostly on another edge) and connects weigh more: moves between edges are what is fuzzed here.
+          resume,
+          resume,
+          resume,
+          connect,
+          fc.tuple(pick, fc.integer({ min: 1, max: 3 })).map(([p, n]) => new MasterSendLate(p, n)),
+          fc.tuple(pick, fc.integer({ min: 1, max: 3 })).map(([p, n]) => new MasterSendLate(p, n)),
+          fc.tuple(edge, fc.constantFrom<'kill' | 'leave'>('kill', 'leave'), fc.boolean()).map(([at, kind, rep]) => new EdgeDown(at!, kind, rep)),
+          edge.map((at) => new EdgeStart(at!)),
+        ]
+      : [];
   return [
-    fc.constant(new Connect(o.maxSessions)),
-    fc.constant(new Connect(o.maxSessions)),
-    fc.constant(new Connect(o.maxSessions)),
+    connect,
+    connect,
+    connect,
     fc.tuple(pick, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 64 })).map(([p, n, pad]) => new ClientSend(p, n, pad)),
     fc.tuple(pick, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 64 })).map(([p, n, pad]) => new MasterSend(p, n, pad)),
     fc.tuple(pick, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 64 })).map(([p, n, pad]) => new MasterSend(p, n, pad)),
@@ -235,5 +302,6 @@ export function lifecycleCommands(o: CommandOptions): Array<fc.Arbitrary<Cmd>> {
     fc.constant(new MasterDown()),
     fc.constant(new MasterUp()),
     ...(o.restarts ?? []).map((kind) => fc.constant(new Restart(kind))),
+    ...cluster,
   ];
 }

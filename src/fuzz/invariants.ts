@@ -2,7 +2,7 @@
 // PROTOCOL.md's rules (exactly once, in order, one Failure for the session's end and only Failures after it, each
 // answering later master data, none of its own after a Kick, ids never reused).
 import { Flag, FLAG_NAMES, type FirehosePacket } from '../io/firehose.js';
-import type { ModelSession } from './model.js';
+import { UNKNOWN_CLIENT, type ExpectedPacket, type ModelSession } from './model.js';
 
 const text = (b: Uint8Array): string => {
   const s = Buffer.from(b).toString('utf8');
@@ -93,4 +93,39 @@ function diffMaster(who: string, s: ModelSession, got: FirehosePacket[]): string
 /** Ids are never handed out twice: `id` is new to every id this edge issued to the fuzzer before. */
 export function checkIds(id: bigint, issued: Set<bigint>): string[] {
   return issued.has(id) ? [`id ${id} was issued twice (ids must never be reused)`] : [];
+}
+
+/**
+ * Several links (a cluster): order is kept per link only, so the packets the master got are put in the model's
+ * order when each link's packets are, in order, the model's packets for that link (a link's later packets may
+ * still be missing: `matched` are the expected packets found). Any packet out of its link's order leaves the
+ * observed order as it is, for the checks to report.
+ */
+export function inLinkOrder<P extends FirehosePacket & { slot: number }>(want: ExpectedPacket[], got: P[]): { ordered: P[]; matched: ExpectedPacket[] } {
+  const queues = new Map<number, P[]>();
+  for (const p of got) {
+    let q = queues.get(p.slot);
+    if (!q) queues.set(p.slot, (q = []));
+    q.push(p);
+  }
+  const ordered: P[] = [];
+  const matched: ExpectedPacket[] = [];
+  const done = new Set<number>();
+  for (const w of want) {
+    // The Failure answering data for an ended id comes from whichever edge got the data last (the old edge, or
+    // the holder it forwarded the data to when the session ended on the way): any link whose next packet it is.
+    const slot = w.answer ? ([...queues].find(([k, q]) => !done.has(k) && q[0]?.flag === Flag.Failure && Buffer.from(q[0].data).toString() === UNKNOWN_CLIENT)?.[0] ?? w.slot) : w.slot;
+    if (done.has(slot)) continue;
+    const q = queues.get(slot);
+    const p = q?.[0];
+    if (!p) {
+      done.add(slot);
+      continue;
+    }
+    if (p.flag !== w.flag || (w.flag === Flag.Data && !same(w.data, p.data))) return { ordered: got, matched: want.slice(0, got.length) };
+    ordered.push(q!.shift()!);
+    matched.push(w);
+  }
+  for (const p of got) if (queues.get(p.slot)?.includes(p)) ordered.push(p);
+  return { ordered, matched };
 }

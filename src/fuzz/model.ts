@@ -23,6 +23,8 @@ export interface ExpectedPacket {
   data: Uint8Array;
   /** A Failure answering master data for the id after the session ended (not the session's own Failure). */
   answer?: boolean;
+  /** The slot of the edge whose link carries it (a cluster keeps order per link only). */
+  slot: number;
 }
 
 /** The reason of the Failure that answers master data for an id with no session (PROTOCOL.md sec. 5). */
@@ -48,6 +50,12 @@ export interface ModelSession {
   readonly toClient: Uint8Array[];
   /** Every packet the master must receive for this id, in order. */
   readonly toMaster: ExpectedPacket[];
+  /** Cluster targets: the slot of the edge holding the session (-1 while its dead edge's sessions await adoption). */
+  edge: number;
+  /** Cluster: the holder claimed it from another edge (not created or adopted there). */
+  movedIn: boolean;
+  /** Cluster: the holder got master data for it directly since it claimed it from another edge. */
+  direct: boolean;
   /** Sequence numbers for unique payloads. */
   clientSeq: number;
   masterSeq: number;
@@ -67,10 +75,13 @@ export class LifecycleModel {
     return this.sessions.length === 0 ? undefined : this.sessions[n % this.sessions.length];
   }
 
-  connected(id: bigint): ModelSession {
+  connected(id: bigint, edge = 0): ModelSession {
     const s: ModelSession = {
       index: this.sessions.length,
       id,
+      edge,
+      movedIn: false,
+      direct: false,
       phase: 'live',
       endedBy: null,
       staleSince: 0,
@@ -98,19 +109,71 @@ export class LifecycleModel {
 
   clientSent(s: ModelSession, data: Uint8Array[]): void {
     if (s.phase !== 'live') throw new Error(`model: client ${s.id} sent while ${s.phase}`);
-    for (const d of data) s.toMaster.push({ flag: Flag.Data, data: d });
+    for (const d of data) s.toMaster.push({ flag: Flag.Data, data: d, slot: s.edge });
   }
 
   /**
    * Master data for `s`: delivered when live, buffered when stale (one too many ends the session), and when the
    * session has ended (Failure or Kick) answered with a Failure, every time, as for an id never issued.
    */
-  masterSent(s: ModelSession, data: Uint8Array): void {
+  masterSent(s: ModelSession, data: Uint8Array, via = s.edge): void {
     if (s.phase === 'live') s.toClient.push(data);
     else if (s.phase === 'stale') {
       if (s.buffered.length >= this.config.missedBufferSize) this.#fail(s, 'missed packet buffer overflow');
       else s.buffered.push(data);
-    } else s.toMaster.push({ flag: Flag.Failure, data: utf8.encode(UNKNOWN_CLIENT), answer: true });
+    } else s.toMaster.push({ flag: Flag.Failure, data: utf8.encode(UNKNOWN_CLIENT), answer: true, slot: via });
+  }
+
+  /**
+   * Cluster: master data for `s` sent on the link of the edge in `slot`. The holder takes it as above; another
+   * edge forwards it to the holder, which delivers it as its own unless the session moved in from another edge
+   * and got master data directly since: then the forwarded packet cannot be in order and the session ends with
+   * one Failure (DESIGN.md, Cluster). An ended session's id is answered with a Failure by whichever edge got it.
+   */
+  masterSentVia(s: ModelSession, data: Uint8Array, slot: number): void {
+    if (s.phase !== 'ended') {
+      if (slot === s.edge) s.direct = true;
+      else if (s.movedIn && s.direct) return this.#fail(s, 'master data crossed a move between edges');
+    }
+    this.masterSent(s, data, slot);
+  }
+
+  /** Cluster: a resume passed on the edge in `slot` (the session moves there if another edge held it). */
+  resumedOn(s: ModelSession, slot: number): void {
+    if (slot !== s.edge) {
+      s.edge = slot;
+      s.movedIn = true;
+      s.direct = false;
+    }
+    this.resumed(s);
+  }
+
+  /**
+   * Cluster: the edge in `slot` died (kill) or left (graceful stop) at `at`. What it held is in the cluster store:
+   * its live sessions are stale from `at`, its stale ones keep their time and every buffered packet (each was
+   * appended to the store's list when buffered). Nothing else is lost when every packet sent had arrived.
+   */
+  edgeGone(slot: number, at: number): ModelSession[] {
+    const out: ModelSession[] = [];
+    for (const s of this.sessions) {
+      if (s.edge !== slot || s.phase === 'ended') continue;
+      if (s.phase === 'live') {
+        s.phase = 'stale';
+        s.staleSince = at;
+        s.staleSlackMs = 0;
+        s.staleOrder = ++this.#staleCount;
+      }
+      s.edge = -1;
+      out.push(s);
+    }
+    return out;
+  }
+
+  /** Cluster: the edge in `slot` adopted `s` (a new session object there: it did not move in). */
+  adopted(s: ModelSession, slot: number): void {
+    s.edge = slot;
+    s.movedIn = false;
+    s.direct = false;
   }
 
   dropped(s: ModelSession, now: number): void {
@@ -138,7 +201,7 @@ export class LifecycleModel {
   /** The resume passed: Reconnection to the master, buffered packets to the client, then live. */
   resumed(s: ModelSession): void {
     if (s.phase === 'ended') throw new Error(`model: ended session ${s.id} resumed`);
-    s.toMaster.push({ flag: Flag.Reconnection, data: new Uint8Array(0) });
+    s.toMaster.push({ flag: Flag.Reconnection, data: new Uint8Array(0), slot: s.edge });
     s.toClient.push(...s.buffered);
     s.buffered = [];
     s.keptBuffered = 0;
@@ -184,7 +247,7 @@ export class LifecycleModel {
     s.endedBy = 'failure';
     s.buffered = [];
     s.keptBuffered = 0;
-    s.toMaster.push({ flag: Flag.Failure, data: utf8.encode(reason) });
+    s.toMaster.push({ flag: Flag.Failure, data: utf8.encode(reason), slot: s.edge });
   }
 
   /** Ends every stale session surely past its timeout at `now`; returns the earliest time an unsure one is sure. */

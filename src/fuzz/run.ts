@@ -20,6 +20,8 @@ export interface LifecycleFuzzOptions {
   timeSteps?: number[];
   /** Edge process steps to include: the target's `control` must support them. */
   restarts?: Array<'restart' | 'kill'>;
+  /** A cluster target's number of edges (its `cluster` control): adds edge choice, late master data, edge death. */
+  edges?: number;
   /** Stop shrinking after this long (ms); the smallest failure so far is reported. */
   shrinkTimeLimitMs?: number;
   /** Builds the replay line from seed and path. */
@@ -42,7 +44,7 @@ export interface LifecycleFuzzReport {
 export async function runLifecycleFuzz(o: LifecycleFuzzOptions): Promise<LifecycleFuzzReport> {
   const started = Date.now();
   const seed = o.seed ?? (Date.now() ^ (Math.random() * 0x1_0000_0000)) | 0;
-  const cmds = fc.commands(lifecycleCommands({ maxSessions: o.maxSessions ?? 4, maxFrameSize: o.maxFrameSize ?? 8_388_599, timeSteps: o.timeSteps ?? [1_000, 4_000, 9_999, 10_000, 25_000], ...(o.restarts ? { restarts: o.restarts } : {}) }), {
+  const cmds = fc.commands(lifecycleCommands({ maxSessions: o.maxSessions ?? 4, maxFrameSize: o.maxFrameSize ?? 8_388_599, timeSteps: o.timeSteps ?? [1_000, 4_000, 9_999, 10_000, 25_000], ...(o.restarts ? { restarts: o.restarts } : {}), ...(o.edges ? { edges: o.edges } : {}) }), {
     maxCommands: o.maxCommands ?? 25,
     size: 'max',
     ...(o.replayPath ? { replayPath: o.replayPath } : {}),

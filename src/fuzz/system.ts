@@ -1,11 +1,25 @@
 // The system under test as the fuzzer drives it: N clients and one master over real sockets against any edge,
 // each step mirrored in the model, then settled (sync with the edge, wait for what must arrive) and checked.
-import { Flag, type FirehosePacket } from '../io/firehose.js';
+import { Flag, type FirehosePacket, type FlagValue } from '../io/firehose.js';
 import { ClientPeer, type EdgeAddress, type ResumeKey } from './client-peer.js';
 import type { FuzzClock } from './clock.js';
-import { checkIds, checkSession } from './invariants.js';
-import type { MasterPeer } from './master-peer.js';
+import { checkIds, checkSession, inLinkOrder } from './invariants.js';
+import type { LinkPacket } from './cluster-master.js';
+import type { ClusterControl } from './multi-edge.js';
 import type { LifecycleModel, ModelConfig, ModelSession } from './model.js';
+
+/** The fuzzer's master as the system drives it: a MasterPeer (one edge) or a ClusterMaster (one link per edge). */
+export interface FuzzMaster {
+  readonly malformed: string[];
+  readonly connections: number;
+  readonly connected: boolean;
+  send(id: bigint, flag: FlagValue, data?: Uint8Array): void;
+  sync(): Promise<void>;
+  drain(): FirehosePacket[];
+  awaitConnection(poke?: () => Promise<void> | void, timeoutMs?: number): Promise<void>;
+  down(): Promise<void>;
+  up(): Promise<void>;
+}
 
 /** Extra powers when the edge runs in this process. */
 export interface EdgeProbe {
@@ -34,7 +48,7 @@ export interface EdgeControl {
 /** An edge to fuzz: where clients dial, the master peer it dialed, its clock and its settings as the model needs them. */
 export interface LifecycleTarget {
   edge: EdgeAddress;
-  master: MasterPeer;
+  master: FuzzMaster;
   clock: FuzzClock;
   model: ModelConfig;
   /** master.reconnect_max_ms of the edge (how far to move a simulated clock for the edge to redial). */
@@ -48,6 +62,8 @@ export interface LifecycleTarget {
   issued: Set<bigint>;
   /** Present when the fuzzer may restart and kill the edge process. */
   control?: EdgeControl;
+  /** Present for a cluster of edges (multi-edge.ts): clients pick an edge, edges die, leave and start. */
+  cluster?: ClusterControl;
 }
 
 /** An invariant broke: the message lists every violation. */
@@ -64,6 +80,8 @@ export class LifecycleSystem {
   readonly clients: ClientPeer[] = [];
   readonly #resumesPassed = new Map<bigint, number>();
   readonly #strays: ClientPeer[] = [];
+  /** Cluster: the slot of each passed resume, per id (each must have its Reconnection on that edge's link). */
+  readonly #resumeSlots = new Map<bigint, number[]>();
 
   constructor(readonly t: LifecycleTarget) {}
 
@@ -73,13 +91,30 @@ export class LifecycleSystem {
 
   // ------------------------------------------------------------ commands
 
-  async connect(m: LifecycleModel): Promise<void> {
-    const c = new ClientPeer(this.t.edge, this.t.waitMs * 4);
+  /** The slots running an edge (cluster), or [0]. */
+  liveSlots(): number[] {
+    const cl = this.t.cluster;
+    return cl ? cl.edges.flatMap((e, i) => (e ? [i] : [])) : [0];
+  }
+
+  /** The `n`th running edge (modulo): its slot and address. */
+  #pickEdge(n: number): { slot: number; at: EdgeAddress } {
+    const cl = this.t.cluster;
+    if (!cl) return { slot: 0, at: this.t.edge };
+    const live = this.liveSlots();
+    const slot = live[n % live.length]!;
+    return { slot, at: { ...cl.edges[slot]! } };
+  }
+
+  async connect(m: LifecycleModel, edge = 0): Promise<void> {
+    const { slot, at } = this.#pickEdge(edge);
+    const c = new ClientPeer(at, this.t.waitMs * 4);
     this.clients.push(c);
     const id = await c.connect();
     const dup = checkIds(id, this.t.issued);
     this.t.issued.add(id);
-    m.connected(id);
+    m.connected(id, slot);
+    this.t.cluster?.master.learn(id, slot);
     if (dup.length) throw new FuzzViolation(dup, 'connect');
   }
 
@@ -90,12 +125,24 @@ export class LifecycleSystem {
     m.clientSent(s, data);
   }
 
-  masterSend(m: LifecycleModel, s: ModelSession, n: number, pad: number): void {
+  /**
+   * Master data for `s`. On a cluster it goes where voltlane/master routes it (nowhere if no route), or, `late`,
+   * to the edge that held the session before its last move (a master that had not yet seen the Reconnection).
+   */
+  masterSend(m: LifecycleModel, s: ModelSession, n: number, pad: number, late = false): void {
     if (!m.masterUp) return;
+    const cl = this.t.cluster;
+    const slot = cl ? (late ? cl.master.lateRoute(s.id) : cl.master.route(s.id)) : 0;
+    if (slot === null) return;
     for (let i = 0; i < n; i++) {
       const p = m.masterPayload(s, pad);
-      this.t.master.send(s.id, Flag.Data, p);
-      m.masterSent(s, p);
+      if (cl) {
+        cl.master.sendVia(slot, s.id, Flag.Data, p);
+        m.masterSentVia(s, p, slot);
+      } else {
+        this.t.master.send(s.id, Flag.Data, p);
+        m.masterSent(s, p);
+      }
     }
   }
 
@@ -120,8 +167,10 @@ export class LifecycleSystem {
     else await sleep(this.t.settleMs);
   }
 
-  async resume(m: LifecycleModel, s: ModelSession, key: ResumeKey, during: number, extra: number, dropOld = false): Promise<void> {
+  async resume(m: LifecycleModel, s: ModelSession, key: ResumeKey, during: number, extra: number, dropOld = false, edge = 0): Promise<void> {
     const c = this.#client(s);
+    const { slot, at } = this.#pickEdge(edge);
+    c.edge = at;
     const wasEnded = s.phase === 'ended';
     const wasLive = s.phase === 'live';
     const old = c.current;
@@ -142,7 +191,10 @@ export class LifecycleSystem {
     }
     if (got !== 'passed') return;
     this.#resumesPassed.set(s.id, (this.#resumesPassed.get(s.id) ?? 0) + 1);
-    m.resumed(s);
+    if (this.t.cluster) {
+      this.#resumeSlots.set(s.id, [...(this.#resumeSlots.get(s.id) ?? []), slot]);
+      m.resumedOn(s, slot);
+    } else m.resumed(s);
     m.clientSent(s, extraData);
     if (wasLive && old && !dropOld) {
       await old.until(() => old.closed, this.t.waitMs, 'the edge to close the old socket after a takeover').catch(() => {
@@ -152,17 +204,23 @@ export class LifecycleSystem {
   }
 
   async resumeUnknown(offset: number): Promise<void> {
-    const c = new ClientPeer(this.t.edge, this.t.waitMs * 4);
+    const c = new ClientPeer(this.#pickEdge(offset).at, this.t.waitMs * 4);
     this.#strays.push(c);
     c.id = (1n << 50n) + BigInt(offset);
     const got = await c.resume('right');
     if (got !== 'refused') throw new FuzzViolation([`resume of never-issued id ${c.id} ${got}, expected refused`], 'resume of an unknown id');
   }
 
-  async kick(m: LifecycleModel, s: ModelSession): Promise<void> {
+  /** A Kick, routed as data is (on a cluster, `via` names the edge explicitly, as EdgeConnection.send does). */
+  async kick(m: LifecycleModel, s: ModelSession, via?: number): Promise<void> {
     if (!m.masterUp) return;
     const wasLive = s.phase === 'live';
-    this.t.master.send(s.id, Flag.Kick);
+    const cl = this.t.cluster;
+    if (cl) {
+      const slot = via ?? cl.master.route(s.id);
+      if (slot === null) return;
+      cl.master.sendVia(slot, s.id, Flag.Kick);
+    } else this.t.master.send(s.id, Flag.Kick);
     m.kicked(s);
     if (wasLive) {
       const q = this.#client(s).current!;
@@ -219,6 +277,59 @@ export class LifecycleSystem {
     await this.tick(m);
   }
 
+  /**
+   * Cluster: the edge in the `n`th running slot dies (`kill`: kill -9) or stops (`leave`: SIGTERM); `replace` starts
+   * a new edge in its slot. Its clients' sockets close; every session it held must be adopted by a running edge,
+   * stale (live ones from now), with its buffered packets. At least one edge always runs.
+   */
+  async edgeDown(m: LifecycleModel, n: number, kind: 'kill' | 'leave', replace: boolean): Promise<void> {
+    const cl = this.t.cluster;
+    if (!cl) throw new Error('this target runs one edge');
+    const live = this.liveSlots();
+    if (!m.masterUp || (live.length < 2 && !replace)) return;
+    const slot = live[n % live.length]!;
+    const at = this.t.clock.now();
+    const sockets = m.sessions.filter((s) => s.edge === slot && s.phase === 'live').map((s) => ({ s, q: this.#client(s).current! }));
+    if (kind === 'kill') await cl.kill(slot);
+    else await cl.leave(slot);
+    for (const { s, q } of sockets) {
+      await q.until(() => q.closed, this.t.waitMs, `the ${kind === 'kill' ? 'killed' : 'stopped'} edge's socket of client ${s.id} to close`).catch(() => {
+        throw new FuzzViolation([`session ${s.id}: socket still open after its edge ${kind === 'kill' ? 'died' : 'stopped'}`], kind);
+      });
+    }
+    const orphans = m.edgeGone(slot, at);
+    if (replace) await this.edgeStart(m, slot);
+    await this.#adoption(m, orphans, kind);
+  }
+
+  /** Cluster: a new edge in the `n`th empty slot (none empty: nothing). */
+  async edgeStart(m: LifecycleModel, n: number): Promise<void> {
+    const cl = this.t.cluster;
+    if (!cl) throw new Error('this target runs one edge');
+    const empty = cl.edges.flatMap((e, i) => (e ? [] : [i]));
+    if (empty.length === 0 || !m.masterUp) return;
+    await cl.start(empty.includes(n) ? n : empty[n % empty.length]!);
+  }
+
+  /** Waits until a running edge owns each orphan in the cluster store (or it ended), and tells the model which. */
+  async #adoption(m: LifecycleModel, orphans: ModelSession[], after: string): Promise<void> {
+    const cl = this.t.cluster!;
+    const deadline = Date.now() + this.t.waitMs * 4;
+    for (const s of orphans) {
+      for (;;) {
+        const h = cl.holder(s.id);
+        if (h !== null && h >= 0) {
+          m.adopted(s, h);
+          break;
+        }
+        if (h === null) throw new FuzzViolation([`session ${s.id}: its record left the cluster store when its edge went (nothing ended it)`], after);
+        if (Date.now() > deadline) throw new FuzzViolation([`session ${s.id}: no running edge adopted it after its edge went`], after);
+        await sleep(5);
+      }
+    }
+    await cl.quiet();
+  }
+
   async masterDown(m: LifecycleModel): Promise<void> {
     if (!m.masterUp) return;
     await this.t.master.down();
@@ -273,6 +384,7 @@ export class LifecycleSystem {
 
   /** Syncs with the edge, waits for what the model says must have arrived, then checks every invariant. */
   async settle(m: LifecycleModel, after: string): Promise<void> {
+    await this.t.cluster?.quiet();
     if (m.masterUp) await this.t.master.sync();
     const deadline = Date.now() + this.t.waitMs;
     while (!this.#satisfied(m) && Date.now() < deadline) await sleep(1);
@@ -284,16 +396,23 @@ export class LifecycleSystem {
     const violations: string[] = [];
     if (this.t.master.malformed.length) violations.push(`edge sent malformed firehose packets: ${this.t.master.malformed.join('; ')}`);
     for (const s of m.sessions) {
-      const atMaster = byId.get(s.id) ?? [];
+      const raw = byId.get(s.id) ?? [];
+      // A cluster keeps order per link: the packets in the model's order if each link's are in order.
+      const linked = this.t.cluster ? inLinkOrder(s.toMaster, raw as LinkPacket[]) : null;
+      const atMaster = linked ? linked.ordered : raw;
       const o = { session: s, received: this.#client(s).received(), atMaster, resumesPassed: this.#resumesPassed.get(s.id) ?? 0 };
-      // While the link is down the master's view is behind: only check that it is a prefix.
+      // While the link is down the master's view is behind: only check that it is a prefix (per link, on a cluster).
       if (!m.masterUp && atMaster.length < s.toMaster.length) {
-        o.atMaster = atMaster;
-        const partial = checkSession({ ...o, session: { ...s, toMaster: s.toMaster.slice(0, atMaster.length) } });
+        const partial = checkSession({ ...o, session: { ...s, toMaster: linked ? linked.matched : s.toMaster.slice(0, atMaster.length) } });
         violations.push(...partial.filter((v) => !v.includes('Reconnection')));
         continue;
       }
       violations.push(...checkSession(o));
+      const want = this.#resumeSlots.get(s.id) ?? [];
+      const got = atMaster.filter((p) => p.flag === Flag.Reconnection).map((p) => (p as LinkPacket).slot);
+      if (this.t.cluster && got.some((slot, i) => slot !== want[i])) {
+        violations.push(`session ${s.id}: Reconnection(s) on the links of edges [${got.join(', ')}], resumes passed on edges [${want.join(', ')}] (each must come on the new edge's link)`);
+      }
     }
     if (violations.length) throw new FuzzViolation(violations, after);
   }
@@ -302,7 +421,7 @@ export class LifecycleSystem {
   async finish(m: LifecycleModel): Promise<void> {
     await this.tick(m);
     await this.masterUp(m);
-    for (const s of m.sessions) if (s.phase !== 'ended') await this.kick(m, s);
+    for (const s of m.sessions) if (s.phase !== 'ended') await this.kick(m, s, this.t.cluster ? s.edge : undefined);
     await this.settle(m, 'the final Kick of every session');
     const violations: string[] = [];
     for (const c of this.clients) c.close();

@@ -7,7 +7,7 @@ import { checkIds, checkSession, type Observed } from '../../../src/fuzz/invaria
 import type { ExpectedPacket, ModelSession } from '../../../src/fuzz/model.js';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
-const pkt = (flag: FlagValue, data = ''): ExpectedPacket => ({ flag, data: b(data) });
+const pkt = (flag: FlagValue, data = ''): ExpectedPacket => ({ flag, data: b(data), slot: 0 });
 const got = (p: ExpectedPacket, id = 7n): FirehosePacket => ({ id, flag: p.flag, data: p.data.slice() });
 
 function session(o: Partial<ModelSession> = {}): ModelSession {
@@ -21,6 +21,9 @@ function session(o: Partial<ModelSession> = {}): ModelSession {
     buffered: [],
     keptBuffered: 0,
     staleSlackMs: 0,
+    edge: 0,
+    movedIn: false,
+    direct: false,
     toClient: [b('c0'), b('c1'), b('c2')],
     toMaster: [pkt(Flag.Data, 'm0'), pkt(Flag.Reconnection), pkt(Flag.Data, 'm1'), pkt(Flag.Failure, 'stale timeout')],
     clientSeq: 3,
