@@ -5,7 +5,7 @@
 # then: docker run -d --name edge -v voltlane:/data -p 42000:42000 -e VOLTLANE_MASTER_ADDRESS=backend:42001 voltlane
 # docker kill -s HUP edge reloads the config; docker stop edge (SIGTERM) drains and saves the sessions.
 
-# Build stage: the full image has the compilers the native secp256k1 addon needs.
+# Build stage: the devDependencies and the TypeScript build stay here.
 FROM node:20-bookworm AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./

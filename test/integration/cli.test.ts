@@ -1,4 +1,4 @@
-// The `voltlane` command as users run it (the built dist/, which `npm ci` builds): the daemon with its
+// The `voltlane` command as users run it (the built dist/, which `npm run build` and `npm test` build): the daemon with its
 // first-start config and persistent key, SIGTERM, config errors, echo-master with the interactive client,
 // and the demo.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,7 +20,7 @@ const dirs: string[] = [];
 const masters: RawMaster[] = [];
 
 beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm ci does it)`);
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it)`);
 });
 
 afterEach(async () => {

@@ -181,3 +181,15 @@ describe('Dockerfile', () => {
     expect(existsSync(join(data, 'voltlane.state'))).toBe(true);
   });
 });
+
+describe('package.json', () => {
+  it('installing the package runs no build (the build is in prepack); npm test builds what it needs first', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) expect([hook, pkg.scripts[hook]]).toEqual([hook, undefined]);
+    expect(pkg.scripts.prepack).toBe('npm run build');
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && node scripts/build-browser.mjs');
+    expect(pkg.scripts.test).toMatch(/^tsc -p tsconfig\.json --noEmit && tsc -p tsconfig\.build\.json && node scripts\/build-browser\.mjs && vitest run$/);
+    // So a fresh clone builds before the bin runs, as the README's quick start says.
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('npm ci && npm run build && npx voltlane demo');
+  });
+});

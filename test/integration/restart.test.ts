@@ -18,7 +18,7 @@ const masters: RawMaster[] = [];
 const sockets: RawSession[] = [];
 
 beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm ci does it)`);
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it)`);
 });
 
 afterEach(async () => {
