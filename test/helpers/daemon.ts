@@ -1,10 +1,12 @@
 // The `voltlane` command as a child process (the built dist/), for tests that need real processes: kill -9, workers.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll } from 'vitest';
 import { DEFAULT_CONFIG_TOML } from '../../src/config/index.js';
-import { waitFor } from './wire.js';
+import { RawMaster, waitFor } from './wire.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -77,4 +79,42 @@ export function configIn(dir: string): string {
   const path = join(dir, 'connserver.toml');
   if (!existsSync(path)) writeFileSync(path, DEFAULT_CONFIG_TOML);
   return path;
+}
+
+/**
+ * For a test file of real processes (call it once, at the top): checks dist/ is built, and after each test ends
+ * the daemons it ran (by PID), closes its masters and removes its temp dirs.
+ */
+export function processScope(prefix: string): {
+  run: (args: string[], opts?: { cwd?: string; env?: NodeJS.ProcessEnv }) => Daemon;
+  master: () => Promise<RawMaster>;
+  tempDir: () => string;
+} {
+  const daemons: Daemon[] = [];
+  const masters: RawMaster[] = [];
+  const dirs: string[] = [];
+  beforeAll(requireBuilt);
+  afterEach(async () => {
+    for (const d of daemons.splice(0)) await stopDaemon(d);
+    for (const m of masters.splice(0)) await m.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    run: (args, opts = {}) => {
+      const d = voltlane(args, opts);
+      daemons.push(d);
+      return d;
+    },
+    master: async () => {
+      const m = new RawMaster();
+      masters.push(m);
+      await m.listen();
+      return m;
+    },
+    tempDir: () => {
+      const d = mkdtempSync(join(tmpdir(), `voltlane-${prefix}-`));
+      dirs.push(d);
+      return d;
+    },
+  };
 }

@@ -1,35 +1,13 @@
 // Where the config and the key come from, through the real `voltlane` process: a --config path that does not exist
 // is an error naming `voltlane init`, which writes the default config and the key and never replaces a key.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG_TOML } from '../../src/config/index.js';
-import { freePort, rawNewSession, RawMaster } from '../helpers/wire.js';
-import { requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
+import { freePort } from '../helpers/wire.js';
+import { processScope, stopDaemon, waitForLog, type Daemon } from '../helpers/daemon.js';
 
-const daemons: Daemon[] = [];
-const dirs: string[] = [];
-const masters: RawMaster[] = [];
-
-beforeAll(requireBuilt);
-afterEach(async () => {
-  for (const d of daemons.splice(0)) await stopDaemon(d);
-  for (const m of masters.splice(0)) await m.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'voltlane-init-'));
-  dirs.push(d);
-  return d;
-}
-
-function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Daemon {
-  const d = voltlane(args, opts);
-  daemons.push(d);
-  return d;
-}
+const { run, master: startMaster, tempDir } = processScope('init');
 
 /** The key file's secret line (the file is private: read it as its owner). */
 const secretOf = (path: string): string => readFileSync(path, 'utf8').split('\n').find((l) => /^[0-9a-f]{64}$/.test(l))!;
@@ -50,9 +28,7 @@ describe('voltlane --config PATH', () => {
     // The command it names works, and then the daemon starts from that file.
     const init = run(['init', '--config', path], { cwd: dir });
     expect(await init.exited).toBe(0);
-    const master = new RawMaster();
-    masters.push(master);
-    const masterPort = await master.listen();
+    const masterPort = (await startMaster()).port;
     const port = await freePort();
     const d = run(['--config', path, '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json'], { cwd: dir });
     const key = await waitForLog(d, 'edge.key');

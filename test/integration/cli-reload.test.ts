@@ -1,24 +1,16 @@
 // SIGHUP through the real process: the config file is read again; a lowered limit refuses the next connection,
 // the log level moves, a restart-only key is reported and left as it is, a bad file changes nothing.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
-import { requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
+import { processScope, stopDaemon, waitForLog, type Daemon } from '../helpers/daemon.js';
 import { freePort, frame, rawNewSession, RawMaster, refused, text, waitFor, type RawSession } from '../helpers/wire.js';
 
-const daemons: Daemon[] = [];
-const dirs: string[] = [];
-const masters: RawMaster[] = [];
+const { run, master: startMaster, tempDir } = processScope('reload');
 const sessions: RawSession[] = [];
-
-beforeAll(requireBuilt);
-afterEach(async () => {
+afterEach(() => {
   for (const s of sessions.splice(0)) s.socket.destroy();
-  for (const d of daemons.splice(0)) await stopDaemon(d);
-  for (const m of masters.splice(0)) await m.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 const lines = (d: Daemon, prefix: string) => d.logs().filter((l) => typeof l.msg === 'string' && l.msg.startsWith(prefix));
@@ -36,6 +28,17 @@ async function hup(d: Daemon): Promise<Array<Record<string, unknown>>> {
   return d.logs().slice(before);
 }
 
+/** The daemon on `config` (written with `text`), on a free port with a master of its own. */
+async function startEdge(text: string, extra: string[] = []): Promise<{ d: Daemon; port: number; master: RawMaster; config: string }> {
+  const dir = tempDir();
+  const config = join(dir, 'connserver.toml');
+  writeFileSync(config, text);
+  const master = await startMaster();
+  const port = await freePort();
+  const d = run(['--config', config, '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${master.port}`, '--log-format', 'json', ...extra], { cwd: dir });
+  return { d, port, master, config };
+}
+
 async function newSession(port: number): Promise<RawSession> {
   const s = await rawNewSession(port);
   sessions.push(s);
@@ -44,16 +47,7 @@ async function newSession(port: number): Promise<RawSession> {
 
 describe('SIGHUP reloads the config', () => {
   it('applies live keys to new work at once, reports restart-only keys, and a bad file changes nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'voltlane-reload-'));
-    dirs.push(dir);
-    const config = join(dir, 'connserver.toml');
-    writeFileSync(config, '[limits]\nmax_connections_per_address = 100\n');
-    const master = new RawMaster();
-    masters.push(master);
-    const masterPort = await master.listen();
-    const port = await freePort();
-    const d = voltlane(['--config', config, '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json'], { cwd: dir });
-    daemons.push(d);
+    const { d, port, master, config } = await startEdge('[limits]\nmax_connections_per_address = 100\n');
     await waitForLog(d, 'edge.started');
     await master.connected();
     await newSession(port);
@@ -128,16 +122,7 @@ describe('SIGHUP reloads the config', () => {
 
 describe('SIGHUP with --workers', () => {
   it('the primary passes it on: every worker reloads and applies the new cap', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'voltlane-reload-'));
-    dirs.push(dir);
-    const config = join(dir, 'connserver.toml');
-    writeFileSync(config, '[limits]\nmax_connections = 100\n');
-    const master = new RawMaster();
-    masters.push(master);
-    const masterPort = await master.listen();
-    const port = await freePort();
-    const d = voltlane(['--config', config, '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, '--log-format', 'json', '--workers', '2'], { cwd: dir });
-    daemons.push(d);
+    const { d, port, config } = await startEdge('[limits]\nmax_connections = 100\n', ['--workers', '2']);
     await waitFor(() => lines(d, 'edge.started').length === 2, 20_000, 'two workers');
     writeFileSync(config, '[limits]\nmax_connections = 1\n');
     process.kill(d.child.pid!, 'SIGHUP');

@@ -4,15 +4,14 @@
 // way ExecReload does it and stopped with its KillSignal; the image's first-run init and its ENTRYPOINT + CMD.
 // No Docker engine or systemd PID 1 is needed: what a container or the service manager would run is run here.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/config/index.js';
 import { FD_RESERVE } from '../../src/actors/fd-limit.js';
-import { MAIN, requireBuilt, stopDaemon, voltlane, waitForLog, type Daemon } from '../helpers/daemon.js';
-import { freePort, RawMaster, rawNewSession } from '../helpers/wire.js';
+import { MAIN, processScope, waitForLog } from '../helpers/daemon.js';
+import { freePort, rawNewSession } from '../helpers/wire.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const UNIT = join(ROOT, 'deploy', 'voltlane.service');
@@ -20,20 +19,7 @@ const DOCKERFILE = join(ROOT, 'Dockerfile');
 const LINT = join(ROOT, 'node_modules', '.bin', 'dockerfile-utils');
 const hasSystemdAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 
-const dirs: string[] = [];
-const daemons: Daemon[] = [];
-const masters: RawMaster[] = [];
-beforeAll(requireBuilt);
-afterEach(async () => {
-  for (const d of daemons.splice(0)) await stopDaemon(d);
-  for (const m of masters.splice(0)) await m.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'voltlane-deploy-'));
-  dirs.push(d);
-  return d;
-}
+const { run, master: startMaster, tempDir } = processScope('deploy');
 
 /** `Key=value` lines of a unit file, in order (comments and sections left out). */
 function unitEntries(text: string): Array<[string, string]> {
@@ -60,6 +46,10 @@ describe('deploy/voltlane.service', () => {
   const text = readFileSync(UNIT, 'utf8');
   const entries = unitEntries(text);
   const get = (k: string) => entries.filter(([key]) => key === k).map(([, v]) => v);
+
+  it('systemd-analyze is there in CI (.ci/run installs it)', () => {
+    if (process.env.CI === 'true' && !hasSystemdAnalyze) throw new Error('CI=true but systemd-analyze is missing: .ci/run should have installed it');
+  });
 
   it.skipIf(!hasSystemdAnalyze)('passes systemd-analyze verify without a word; a broken copy does not', () => {
     expect(verifyUnit(text)).toEqual({ status: 0, output: '' });
@@ -89,15 +79,11 @@ describe('deploy/voltlane.service', () => {
     const swap = (s: string) => s.replaceAll('/etc/voltlane', etc).replaceAll('/var/lib/voltlane', state);
     const env = Object.fromEntries(get('Environment').map((e) => swap(e).split('=', 2) as [string, string]));
     const args = swap(get('ExecStart')[0]!).split(' ').slice(1);
-    const init = voltlane(['init', '--config', join(etc, 'connserver.toml')]);
-    daemons.push(init);
+    const init = run(['init', '--config', join(etc, 'connserver.toml')]);
     expect(await init.exited).toBe(0);
     chmodSync(join(etc, 'voltlane.key'), 0o640); // root:voltlane in the README's steps
-    const master = new RawMaster();
-    masters.push(master);
     const port = await freePort();
-    const d = voltlane([...args, '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${await master.listen()}`], { cwd: swap(get('WorkingDirectory')[0]!), env });
-    daemons.push(d);
+    const d = run([...args, '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${(await startMaster()).port}`], { cwd: swap(get('WorkingDirectory')[0]!), env });
     await waitForLog(d, 'edge.started');
     const s = await rawNewSession(port);
     writeFileSync(join(etc, 'connserver.toml'), '[limits]\nmax_connections = 5000\n');
@@ -155,8 +141,7 @@ describe('Dockerfile', () => {
     const [node, main, ...cmdArgs] = [...(JSON.parse(swap(all('ENTRYPOINT')[0]!)) as string[]), ...(JSON.parse(swap(all('CMD')[0]!)) as string[])];
     expect([node, main]).toEqual(['node', MAIN]);
     // The README's first run: docker run --rm -v voltlane:/data voltlane init --config /data/connserver.toml
-    const init = voltlane(['init', '--config', join(data, 'connserver.toml')]);
-    daemons.push(init);
+    const init = run(['init', '--config', join(data, 'connserver.toml')]);
     expect(await init.exited).toBe(0);
     expect(statSync(join(data, 'voltlane.key')).mode & 0o777).toBe(0o600);
     const env = Object.fromEntries(
@@ -166,14 +151,11 @@ describe('Dockerfile', () => {
     );
     expect(env.VOLTLANE_LISTENER_ADDRESS).toBe('0.0.0.0:42000');
     const port = await freePort();
-    const master = new RawMaster();
-    masters.push(master);
     // Loopback only in tests: the listener the image sets is moved to 127.0.0.1 the way a user would, with -e.
-    const d = voltlane(cmdArgs, {
+    const d = run(cmdArgs, {
       cwd: data,
-      env: { ...env, VOLTLANE_LISTENER_ADDRESS: `127.0.0.1:${port}`, VOLTLANE_MASTER_ADDRESS: `127.0.0.1:${await master.listen()}` },
+      env: { ...env, VOLTLANE_LISTENER_ADDRESS: `127.0.0.1:${port}`, VOLTLANE_MASTER_ADDRESS: `127.0.0.1:${(await startMaster()).port}` },
     });
-    daemons.push(d);
     await waitForLog(d, 'edge.started');
     (await rawNewSession(port)).socket.destroy();
     process.kill(d.child.pid!, 'SIGTERM');
