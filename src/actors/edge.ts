@@ -31,7 +31,7 @@ import { MasterLink } from './master-link.js';
 import { clientBufferBudget, routeMasterFrame } from './master-router.js';
 import { SlabPool } from './replay-buffer.js';
 import { requestResume, resumeFailed, resumePassedHere } from './resume-flow.js';
-import { provideSessionMachine, provideSupervisorMachine } from './session-effects.js';
+import { endAllAtShutdown, provideSessionMachine, provideSupervisorMachine } from './session-effects.js';
 import { detachAll, restoreSessions, saveAll } from './session-keeping.js';
 import { toStored } from './session-persistence.js';
 import { Session } from './session.js';
@@ -339,11 +339,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     if (this.#keepSessions) {
       detachAll(this);
     } else {
-      for (const s of [...this.sessions.values()]) {
-        s.writer?.flush();
-        s.socket?.end();
-        this.actorOf(s).send({ type: 'edge.shutdown' });
-      }
+      endAllAtShutdown(this);
     }
     await this.masterLink.close(2_000);
     if (this.#keepSessions) await saveAll(this);

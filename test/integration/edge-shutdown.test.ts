@@ -2,7 +2,7 @@
 // open handles behind (sockets, servers, timers).
 import { describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
-import { dial, frame, FrameQueue, freePort, rawNewSession, RawMaster, sleep, text, waitFor } from '../helpers/wire.js';
+import { dial, frame, FrameQueue, freePort, rawNewSession, rawResume, RawMaster, sleep, text, waitFor } from '../helpers/wire.js';
 import { startEdge, useEdgeFixture } from '../helpers/edge.js';
 
 const fx = useEdgeFixture();
@@ -100,6 +100,39 @@ describe('edge shutdown', () => {
     } finally {
       timers.restore();
     }
+  });
+
+  it('a shutdown that ends the sessions: one Failure "shutdown" each (live, stale, mid-challenge), attempts closed, one log line for all', async () => {
+    const t = await fx.start({ clients: { missedPacketsBufferSize: 4 } });
+    const a = await fx.newSession();
+    const b = await fx.newSession();
+    const c = await fx.newSession();
+    b.socket.destroy();
+    c.socket.destroy();
+    await waitFor(() => t.edge.stats().stale === 2, 2000, 'stale');
+    t.master.send(c.id, Flag.Data, Buffer.from('held'));
+    await waitFor(() => t.edge.sessions.get(Number(c.id))?.missed?.count === 1, 2000, 'held');
+    let release!: () => void;
+    const stopped = new Promise<void>((r) => (release = r));
+    let challenged!: () => void;
+    const atChallenge = new Promise<void>((r) => (challenged = r));
+    const attempt = rawResume(t.port, b.id, b.keyPair, {
+      onChallenge: async () => {
+        challenged();
+        await stopped;
+      },
+    }).catch((e: unknown) => e);
+    await atChallenge;
+    await t.edge.stop();
+    release();
+    expect(await attempt).toBeInstanceOf(Error);
+    await a.q.waitClosed(2000);
+    const failures = t.master.drain().filter((p) => p.flag === Flag.Failure);
+    expect(failures.map((p) => [p.id, text(p.data)]).sort()).toEqual([a.id, b.id, c.id].map((id) => [id, 'shutdown']).sort());
+    expect(t.edge.sessions.size).toBe(0);
+    expect(t.edge.clientBudget.used).toBe(0);
+    expect(t.logs.filter((l) => l.msg === 'session.reaped')).toHaveLength(0);
+    expect(t.logs.filter((l) => String(l.msg).startsWith('session.reaped: every session ended at shutdown')).map((l) => l.sessions)).toEqual([3]);
   });
 
   it('stop() resolves while the master is unreachable', async () => {
