@@ -220,6 +220,7 @@ async function runOnce(n: number, sources: string[], persist: boolean, expireAft
       out.evicted = failures;
     }
     failures = 0;
+    firstFailure = lastFailure = 0;
     const lastStale = Date.now();
     const stoppedAt = performance.now();
     const stop1 = await sigterm(edge);
@@ -243,10 +244,11 @@ async function runOnce(n: number, sources: string[], persist: boolean, expireAft
     while (!(await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.ok).catch(() => false))) await new Promise((r) => setTimeout(r, 20));
     out.restartMs = Math.round(performance.now() - t1);
     const live = await liveClient(edgePort, 5);
+    const liveSince = performance.now();
     // The edge's own event-loop delay over the expiry: prom-client's histogram restarts at each scrape.
     const expiryDue = stoppedAt + (tick - Date.now()) + (performance.now() - stoppedAt);
     if (performance.now() > expiryDue - 3000) out.note = 'the restart took longer than --expire-after: expiry began before the client was live';
-    else await new Promise((r) => setTimeout(r, expiryDue - 3000 - performance.now()));
+    else await new Promise((r) => setTimeout(r, Math.max(0, expiryDue - 3000 - performance.now())));
     await lagMax(httpPort);
     const wait = performance.now();
     while (failures < n && performance.now() - wait < 120_000) await new Promise((r) => setTimeout(r, 50));
@@ -256,6 +258,10 @@ async function runOnce(n: number, sources: string[], persist: boolean, expireAft
     out.expired = failures;
     out.expiryMs = Math.round(lastFailure - firstFailure);
     const around = gaps(at, firstFailure - 1000, lastFailure + 1000);
+    // The same client in the seconds before the expiry: what the loaded machine does to it anyway.
+    const before = gaps(at, liveSince, firstFailure - 1000);
+    out.maxGapBeforeExpiryMs = round(before.max);
+    out.gapsOver50MsBeforeExpiry = before.over50;
     const all = gaps(at, 0, Infinity);
     out.echoes = at.length;
     out.maxGapDuringExpiryMs = round(around.max);
