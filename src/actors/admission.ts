@@ -71,7 +71,7 @@ export class Admission {
     const L = config.limits;
     this.#connBuckets.configure(L.newConnectionsPerAddressPerSec, L.newConnectionsBurst);
     this.#failedByAddr.setLimit(L.failedResumesPerAddressPerMin);
-    if (config.general.refusalLogIntervalSecs !== before.general.refusalLogIntervalSecs) this.#refusals.setInterval(config.general.refusalLogIntervalSecs);
+    if (config.general.refusalLogIntervalSecs !== before.general.refusalLogIntervalSecs) this.#refusals.setIntervalSecs(config.general.refusalLogIntervalSecs);
     if (L.maxConnections !== before.limits.maxConnections) this.#warnFdLimit(L.maxConnections);
   }
 

@@ -86,7 +86,7 @@ export class RefusalLog {
   }
 
   /** A new interval (a config reload): what is pending is written now, the next interval has the new length. */
-  setInterval(intervalSecs: number): void {
+  setIntervalSecs(intervalSecs: number): void {
     this.close();
     this.#intervalMs = intervalSecs * 1000;
   }

@@ -13,9 +13,11 @@ type ReloadTable = { readonly [S in SectionName]-?: { readonly [F in keyof Secti
 /**
  * Reloadable or not, per key. Restart-only, and why: addresses and listeners are bound at start; the key file,
  * the state directory, the cluster and the worker count shape the process; buffers sized at start (the master
- * queue, the WebSocket and master frame caps from max_frame_size, the client buffer budget); the stale timeout sets the deadlines of the
- * sessions already kept and, in a cluster, the lifetime of their Redis records; the reap interval is the grid
- * the reaper's timer runs on.
+ * queue, the WebSocket and master frame caps from max_frame_size, the client buffer budget); the stale timeout
+ * sets the deadlines of the sessions already kept and, in a cluster, the lifetime of their Redis records; the
+ * reap interval is the grid the reaper's timer runs on.
+ * handshake_timeout_secs applies to each connection from its accept, TLS and WebSocket ones too; the TLS layer keeps
+ * its own limit from the start as well, so raising the timeout past it needs a restart for TLS handshakes.
  */
 export const RELOAD: ReloadTable = {
   general: { logLevel: 'live', inspectPort: 'restart', workers: 'restart', refusalLogIntervalSecs: 'live', keyFile: 'restart' },
