@@ -52,7 +52,8 @@ export function captureLogger(logs: Array<Record<string, unknown>>): Logger {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(pred: () => boolean, ms: number): Promise<boolean> {
+/** Polls `pred` every millisecond; false after `ms`. */
+export async function until(pred: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (!pred()) {
     if (Date.now() > deadline) return false;

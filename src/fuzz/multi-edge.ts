@@ -11,7 +11,7 @@ import { generateKeyPair } from '../io/crypto.js';
 import { SimClock } from './clock.js';
 import { ClusterMaster } from './cluster-master.js';
 import { InProcessClusterHub, type InProcessClusterBackend } from './in-process-cluster.js';
-import { captureLogger, fuzzEdgeConfig } from './in-process.js';
+import { captureLogger, fuzzEdgeConfig, until } from './in-process.js';
 import type { EdgeAddress } from './client-peer.js';
 import type { LifecycleTarget } from './system.js';
 
@@ -48,16 +48,6 @@ interface Slot {
   member: ClusterMember;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(pred: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) return false;
-    await sleep(1);
-  }
-  return true;
-}
 
 export async function startInProcessCluster(o: MultiEdgeOptions = {}): Promise<{ target: LifecycleTarget; dispose(): Promise<void>; slots: Array<Slot | null> }> {
   const k = o.edges ?? 3;

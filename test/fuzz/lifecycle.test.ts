@@ -1,10 +1,12 @@
 // Long lifecycle fuzzing: the in-process edge on a simulated clock (VOLTLANE_FUZZ_RUNS runs per buffer size), then
-// the real daemon (node dist/cli/main.js, if built) through loopback sockets on the wall clock.
+// the real daemon (node dist/cli/main.js, if built) through loopback sockets on the wall clock, then a cluster of
+// in-process edges (VOLTLANE_FUZZ_CLUSTER_RUNS runs per setting).
 // Replay a failure: VOLTLANE_FUZZ_SEED=.. VOLTLANE_FUZZ_PATH=.. npm run fuzz -- test/fuzz/lifecycle.test.ts
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { FUZZ_MAX_FRAME, startInProcessEdge } from '../../src/fuzz/in-process.js';
+import { startInProcessCluster } from '../../src/fuzz/multi-edge.js';
 import { formatReport, runLifecycleFuzz } from '../../src/fuzz/run.js';
 import { MasterPeer } from '../../src/fuzz/master-peer.js';
 import { wallClock } from '../../src/fuzz/clock.js';
@@ -14,12 +16,12 @@ const runs = Number(process.env.VOLTLANE_FUZZ_RUNS ?? 2000);
 const daemonRuns = Number(process.env.VOLTLANE_FUZZ_DAEMON_RUNS ?? Math.max(20, Math.round(runs / 20)));
 const seed = process.env.VOLTLANE_FUZZ_SEED ? Number(process.env.VOLTLANE_FUZZ_SEED) : undefined;
 const path = process.env.VOLTLANE_FUZZ_PATH;
-const only = process.env.VOLTLANE_FUZZ_LEVEL; // 'in-process' | 'daemon'
+const only = process.env.VOLTLANE_FUZZ_LEVEL; // 'in-process' | 'daemon' | 'cluster'
 const replay = (r: { seed: number; path: string }) =>
   `VOLTLANE_FUZZ_SEED=${r.seed} VOLTLANE_FUZZ_PATH=${r.path} VOLTLANE_FUZZ_LEVEL=<level> npm run fuzz -- test/fuzz/lifecycle.test.ts`;
 const common = { ...(seed !== undefined ? { seed } : {}), ...(path ? { path } : {}), replayLine: replay };
 
-describe.skipIf(only === 'daemon')('lifecycle, in-process edge, simulated clock', () => {
+describe.skipIf(only === 'daemon' || only === 'cluster')('lifecycle, in-process edge, simulated clock', () => {
   for (const missedBufferSize of [4, 1, 0]) {
     it(`${runs} runs with missed_packets_buffer_size = ${missedBufferSize}`, async () => {
       const report = await runLifecycleFuzz({
@@ -39,7 +41,7 @@ describe.skipIf(only === 'daemon')('lifecycle, in-process edge, simulated clock'
 
 const daemon = new URL('../../dist/cli/main.js', import.meta.url);
 
-describe.skipIf(only === 'in-process' || !existsSync(daemon))('lifecycle, the real daemon over loopback', () => {
+describe.skipIf(only === 'in-process' || only === 'cluster' || !existsSync(daemon))('lifecycle, the real daemon over loopback', () => {
   it(`${daemonRuns} runs against node dist/cli/main.js`, async () => {
     const masterPort = await freePort();
     const edgePort = await freePort();
@@ -101,4 +103,29 @@ describe.skipIf(only === 'in-process' || !existsSync(daemon))('lifecycle, the re
       await master.close();
     }
   });
+});
+
+const clusterRuns = Number(process.env.VOLTLANE_FUZZ_CLUSTER_RUNS ?? Math.max(50, Math.round(runs / 4)));
+
+describe.skipIf(only !== undefined && only !== 'cluster')('lifecycle, a cluster of in-process edges, simulated clock', () => {
+  for (const [edges, missedBufferSize] of [
+    [3, 4],
+    [3, 0],
+    [2, 1],
+  ] as const) {
+    it(`${clusterRuns} runs with ${edges} edges, missed_packets_buffer_size = ${missedBufferSize}`, async () => {
+      const report = await runLifecycleFuzz({
+        setup: async () => startInProcessCluster({ edges, missedBufferSize, waitMs: 1000 }),
+        numRuns: clusterRuns,
+        maxCommands: 40,
+        maxSessions: 6,
+        maxFrameSize: FUZZ_MAX_FRAME,
+        edges,
+        ...common,
+        replayLine: (r) => `VOLTLANE_FUZZ_SEED=${r.seed} VOLTLANE_FUZZ_PATH=${r.path} VOLTLANE_FUZZ_LEVEL=cluster npm run fuzz -- test/fuzz/lifecycle.test.ts`,
+      });
+      console.log(formatReport(report));
+      expect(report.ok, formatReport(report)).toBe(true);
+    });
+  }
 });
