@@ -432,7 +432,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     const s = new Session(id, clientKey, p.address);
     s.createdAt = this.clock.now();
     // Recorded before the ClientId below can leave the process (the journal writes first in a turn).
-    this.store.created(id, clientKey, s.createdAt);
+    this.store.created(id, clientKey, s.createdAt, p.address);
     this.sessions.set(id, s);
     this.clusterGlue?.created(s);
     this.counters.sessionsOpened++;

@@ -122,7 +122,7 @@ export function completeResume(edge: Edge, s: Session): void {
     s.missed = null;
   }
   edge.clientBudget.unbuffered(s);
-  edge.store.resumed(s.id);
+  edge.store.resumed(s.id, p.address);
   edge.masterLink.sendControl(s.id, Flag.Reconnection);
   edge.counters.resumes++;
   edge.log.info({ sessionId: s.id, address: p.address, replayed, state: 'connected' }, 'session.resumed');

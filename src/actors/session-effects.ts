@@ -68,7 +68,7 @@ export function provideSessionMachine(edge: Edge) {
         if (!s.hasSessionKey) edge.keyQueue.add(s);
         // Restored sessions are already in the store as stale, and are logged once in all.
         if (event.type !== 'edge.restored') {
-          edge.store.stale(s.id, since);
+          edge.store.stale(s.id, since, s.address);
           if (!edge.stopping) {
             const reason = event.type === 'socket.closed' ? event.reason : event.type;
             edge.log.info({ sessionId: s.id, address: s.address, reason, state: 'stale' }, 'session.stale');

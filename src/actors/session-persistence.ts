@@ -14,7 +14,7 @@ export function toStored(s: Session): StoredSession {
   const actor = s.actor;
   const snapshot = actor ? actor.getPersistedSnapshot() : null;
   const staleSince = actor ? actor.getSnapshot().context.staleSince : null;
-  return { id: s.id, clientKey: s.clientKey, createdAt: s.createdAt, staleSince, snapshot, replay: s.missed ? s.missed.toArray() : [] };
+  return { id: s.id, clientKey: s.clientKey, createdAt: s.createdAt, staleSince, address: s.address, snapshot, replay: s.missed ? s.missed.toArray() : [] };
 }
 
 export interface RestoreContext {
@@ -34,7 +34,7 @@ export interface RestoreContext {
  * started: the caller registers the session first, then starts it and sends `edge.restored`.
  */
 export function restoreSession(r: StoredSession, ctx: RestoreContext): Session {
-  const s = new Session(r.id, r.clientKey, RESTORED_ADDRESS);
+  const s = new Session(r.id, r.clientKey, r.address ?? RESTORED_ADDRESS);
   s.createdAt = r.createdAt;
   if (r.replay.length > 0) s.missed = ReplayBuffer.from(ctx.pool, r.replay);
   let actor: Actor<SessionMachine> | null = null;

@@ -46,6 +46,7 @@ interface Loading {
   clientKey: Uint8Array;
   createdAt: number;
   staleSince: number | null;
+  address?: string;
   snapshot: unknown;
   replay: Uint8Array[];
 }
@@ -153,14 +154,14 @@ export class FileStore implements SessionStore {
           const clientKey = fromHex(r.k);
           const at = count(r.at);
           if (clientKey === null || at === null) return void bad.push(`line ${i + 1}: malformed created record`);
-          sessions.set(id, { id, clientKey, createdAt: at, staleSince: null, snapshot: null, replay: [] });
+          sessions.set(id, { id, clientKey, createdAt: at, staleSince: null, ...address(r), snapshot: null, replay: [] });
         } else if (r.t === 'st') {
           const s = sessions.get(id);
-          if (s) s.staleSince = count(r.at);
+          if (s) (s.staleSince = count(r.at)), Object.assign(s, address(r));
         } else if (r.t === 'rs') {
           const s = sessions.get(id);
           // Its replay buffer was handed to the new socket: never replay it twice.
-          if (s) (s.staleSince = null), (s.replay = []);
+          if (s) (s.staleSince = null), (s.replay = []), Object.assign(s, address(r));
         } else if (r.t === 'e') {
           sessions.delete(id);
         } else bad.push(`line ${i + 1}: unknown record`);
@@ -224,16 +225,16 @@ export class FileStore implements SessionStore {
 
   // ------------------------------------------------------------------ lifecycle records
 
-  created(id: number, clientKey: Uint8Array, at: number): void {
-    if (this.#o.sessions) this.#queue(encodeLine({ t: 'c', id, k: toHex(clientKey), at }));
+  created(id: number, clientKey: Uint8Array, at: number, address?: string): void {
+    if (this.#o.sessions) this.#queue(encodeLine({ t: 'c', id, k: toHex(clientKey), at, ad: address }));
   }
 
-  stale(id: number, since: number): void {
-    if (this.#o.sessions) this.#queue(encodeLine({ t: 'st', id, at: since }));
+  stale(id: number, since: number, address?: string): void {
+    if (this.#o.sessions) this.#queue(encodeLine({ t: 'st', id, at: since, ad: address }));
   }
 
-  resumed(id: number): void {
-    if (this.#o.sessions) this.#queue(encodeLine({ t: 'rs', id }));
+  resumed(id: number, address?: string): void {
+    if (this.#o.sessions) this.#queue(encodeLine({ t: 'rs', id, ad: address }));
   }
 
   ended(id: number, reason: string): void {
@@ -312,6 +313,7 @@ export class FileStore implements SessionStore {
             k: toHex(s.clientKey),
             at: s.createdAt,
             st: s.staleSince,
+            ad: s.address,
             snap: s.snapshot ?? null,
             r: s.replay.map(toBase64),
           }),
@@ -397,7 +399,12 @@ function readSession(r: Record<string, unknown>): Loading | null {
     if (b === null) return null;
     replay.push(b);
   }
-  return { id, clientKey, createdAt, staleSince, snapshot: r.snap ?? null, replay };
+  return { id, clientKey, createdAt, staleSince, ...address(r), snapshot: r.snap ?? null, replay };
+}
+
+/** A record's client address (`ad`), when it has a plausible one. */
+function address(r: Record<string, unknown>): { address?: string } {
+  return typeof r.ad === 'string' && r.ad.length > 0 && r.ad.length <= 64 ? { address: r.ad } : {};
 }
 
 /** Writes `parts` to a fresh 0600 temp file beside `path`, syncs it, renames it over `path`, syncs the directory. */

@@ -21,6 +21,11 @@ export interface StoredSession {
   /** Wall-clock ms when the session last went stale; null while (last known) live. */
   readonly staleSince: number | null;
   /**
+   * The client address it last connected from: a restored session counts against it in the stale table (its
+   * share per address, and whom a full table evicts). Absent in records that predate it.
+   */
+  readonly address?: string;
+  /**
    * The session actor's persisted snapshot (XState `actor.getPersistedSnapshot()`), when the edge wrote one
    * (graceful shutdown); null when the session is known from the journal only (a crash) or never had an actor.
    */
@@ -72,12 +77,12 @@ export interface SessionStore {
    */
   allocateIds(count: number): Promise<IdBlock>;
 
-  /** A session was created (before its ClientId is sent). */
-  created(id: number, clientKey: Uint8Array, at: number): void;
+  /** A session was created (before its ClientId is sent), by a client at `address`. */
+  created(id: number, clientKey: Uint8Array, at: number, address?: string): void;
   /** The session lost its socket at `since` (wall-clock ms): its stale clock runs from there. */
-  stale(id: number, since: number): void;
-  /** The session resumed on a new socket: live again. */
-  resumed(id: number): void;
+  stale(id: number, since: number, address?: string): void;
+  /** The session resumed on a new socket (from `address`): live again. */
+  resumed(id: number, address?: string): void;
   /** The session ended (any reason, kick included): it is forgotten; its id is never issued again. */
   ended(id: number, reason: EndReason): void;
 

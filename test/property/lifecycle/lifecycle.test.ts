@@ -54,3 +54,18 @@ it('leaves no handshake behind after a resume', async () => {
   });
   expect(report.ok, formatReport(report)).toBe(true);
 }, 60_000);
+
+// Regression: restored sessions were counted under a placeholder address, so the stale table's "oldest session
+// of the biggest holder" evicted a newer session instead of the oldest one. Found by the fuzzer as
+// `connect, edgeRestart, connect, connect, edgeRestart` (this seed reaches it within its first runs).
+it('evicts the oldest stale session after restarts (sessions keep their client address across processes)', async () => {
+  const report = await runLifecycleFuzz({
+    setup: async () => startInProcessEdge({ missedBufferSize: 3, waitMs: 500, restartable: true }),
+    numRuns: 10,
+    seed: 768901724,
+    maxCommands: 20,
+    maxFrameSize: FUZZ_MAX_FRAME,
+    restarts: ['restart'],
+  });
+  expect(report.ok, formatReport(report)).toBe(true);
+}, 60_000);

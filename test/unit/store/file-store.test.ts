@@ -100,6 +100,42 @@ describe('FileStore', () => {
     await c.close();
   });
 
+  it('keeps each session\'s client address (state file and journal): restored sessions count against it in the stale table', async () => {
+    const dir = tmp();
+    const a = open(dir).store;
+    await a.load();
+    await a.allocateIds(10);
+    await a.saveAll(
+      [
+        { id: 1, clientKey: clientKey(1), createdAt: 10, staleSince: 500, address: '127.0.0.9', snapshot: null, replay: [] },
+        { id: 2, clientKey: clientKey(2), createdAt: 11, staleSince: null, snapshot: null, replay: [] },
+      ],
+      1000,
+    );
+    await a.close();
+    const b = open(dir).store;
+    const st = await b.load();
+    expect(st.sessions.map((s) => [s.id, s.address])).toEqual([
+      [1, '127.0.0.9'],
+      [2, undefined],
+    ]);
+    // Journaled after the restart: a new session, a resume from another address, then a crash.
+    b.created(3, clientKey(3), 2000, '::1');
+    b.resumed(1, '127.0.0.10');
+    b.stale(1, 2500, '127.0.0.10');
+    b.stale(2, 2600, '127.0.0.11');
+    await turn();
+    const c = open(dir).store;
+    const st2 = await c.load();
+    expect(st2.sessions.map((s) => [s.id, s.address, s.staleSince])).toEqual([
+      [1, '127.0.0.10', 2500],
+      [2, '127.0.0.11', 2600],
+      [3, '::1', null],
+    ]);
+    await b.close();
+    await c.close();
+  });
+
   it('a damaged state file is moved aside and logged with its name; the readable sessions and the journal still count', async () => {
     const dir = tmp();
     const a = open(dir).store;
