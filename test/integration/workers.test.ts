@@ -92,6 +92,15 @@ async function resumeRetrying(port: number, c: RawSession, deadlineMs: number): 
   }
 }
 
+/**
+ * Both workers dialed the master and listen. A worker dials the master before its listener is bound (with the
+ * cluster module, binding is a round trip to the primary), so a link alone does not mean the port accepts.
+ */
+async function bothWorkersUp(d: Daemon, links: () => number): Promise<void> {
+  await waitFor(() => links() === 2, 20_000, 'two workers dialing the master');
+  await waitFor(() => d.logs().filter((l) => l.msg === 'edge.listening').length >= 2, 20_000, 'two workers listening');
+}
+
 let redis: RedisServer | null = null;
 beforeAll(() => requireBuilt());
 afterAll(async () => {
@@ -127,7 +136,7 @@ describe.each(['primary', 'redis'] as const)('voltlane --workers 2 through the %
     const port = await freePort();
     const httpPort = await freePort();
     const d = await start(dir, mm.m.address.port, port, httpPort);
-    await waitFor(() => mm.links.length === 2, 20_000, 'two workers dialing the master');
+    await bothWorkersUp(d, () => mm.links.length);
     return { dir, mm, port, httpPort, d };
   }
 
@@ -245,7 +254,7 @@ describe.each(['primary', 'redis'] as const)('voltlane --workers 2 through the %
     expect(d.logs().some((l) => l.msg === 'workers.store_saved' && l.sessions === 4)).toBe(true);
     const mm2 = await master();
     const d2 = await start(dir, mm2.m.address.port, port, httpPort);
-    await waitFor(() => mm2.links.length === 2, 20_000, 'two workers again');
+    await bothWorkersUp(d2, () => mm2.links.length);
     expect(d2.logs().some((l) => l.msg === 'workers.store_loaded' && l.sessions === 4)).toBe(true);
     const r = await resumeRetrying(port, away, 10_000);
     expect(await next(r)).toBe('kept-1');
@@ -276,7 +285,7 @@ describe.each(['primary', 'redis'] as const)('voltlane --workers 2 through the %
     expect(lost.length).toBe(pids.length);
     const mm2 = await master();
     const d2 = await start(dir, mm2.m.address.port, port, httpPort);
-    await waitFor(() => mm2.links.length === 2, 20_000, 'two workers again');
+    await bothWorkersUp(d2, () => mm2.links.length);
     expect(d2.logs().some((l) => l.msg === 'workers.store_loaded' && l.sessions === 4)).toBe(true);
     for (const c of clients) {
       const r = await resumeRetrying(port, c, 10_000);
