@@ -1,6 +1,7 @@
 // Admission of client connections, checked before any crypto: the connection caps (total, per address, the
 // open-file limit), the new-connection rate, the handshake cap with shedding of the longest-idle handshake,
-// failed resumes per address, and the refusal lines (throttled) and counts.
+// failed resumes per address, and the refusal lines (throttled) and counts. "Per address" counts an IPv4 address
+// as itself (also written IPv4-mapped) and an IPv6 address by its /64, the block one subscriber usually holds.
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { EdgeClock } from './clock.js';
@@ -9,6 +10,7 @@ import { FD_RESERVE, fdLimitWarning, openFilesLimit } from './fd-limit.js';
 import type { PendingConnection } from './handshake.js';
 import { AddressCounts, TokenBuckets, WindowCounter } from './limits.js';
 import { RefusalLog } from './refusal-log.js';
+import { addressGroup } from './stale-table.js';
 import type { TransportName } from './transports/connection.js';
 
 /** A handshake idle this long at least may be shed at the handshake cap. */
@@ -79,8 +81,9 @@ export class Admission {
    * Why a new connection from `addr` is refused (logged and counted here), or null: then it is admitted and
    * counted as open until `closed`.
    */
-  admit(addr: string, transport: TransportName, stopping: boolean): string | null {
+  admit(address: string, transport: TransportName, stopping: boolean): string | null {
     const L = this.#o.config.limits;
+    const addr = addressGroup(address);
     let refusal: string | null = null;
     if (stopping) refusal = 'edge is shutting down';
     else if (this.openSockets >= L.maxConnections) refusal = `connection limit reached (${L.maxConnections})`;
@@ -91,7 +94,7 @@ export class Admission {
     else if (this.pending.size >= L.maxHandshakesInFlight && !this.#shedIdleHandshake())
       refusal = `too many handshakes in flight (${L.maxHandshakesInFlight})`;
     if (refusal !== null) {
-      this.refused('connection.refused', addr, refusal, transport);
+      this.refused('connection.refused', address, refusal, transport, addr !== address ? { addressGroup: addr } : undefined);
       return refusal;
     }
     this.openSockets++;
@@ -100,9 +103,9 @@ export class Admission {
   }
 
   /** An admitted socket closed. */
-  closed(addr: string): void {
+  closed(address: string): void {
     this.openSockets--;
-    this.#addrCounts.dec(addr);
+    this.#addrCounts.dec(addressGroup(address));
   }
 
   /** Counts, logs (throttled) and reports a refusal. */
@@ -119,13 +122,13 @@ export class Admission {
   }
 
   /** Whether `addr` made too many failed resumes lately. */
-  resumesBlocked(addr: string): boolean {
-    return this.#failedByAddr.blocked(addr, this.#o.clock.now());
+  resumesBlocked(address: string): boolean {
+    return this.#failedByAddr.blocked(addressGroup(address), this.#o.clock.now());
   }
 
   /** A failed resume, counted against the address that made it (never against the session's id). */
-  resumeFailedFrom(addr: string): void {
-    this.#failedByAddr.record(addr, this.#o.clock.now());
+  resumeFailedFrom(address: string): void {
+    this.#failedByAddr.record(addressGroup(address), this.#o.clock.now());
   }
 
   /**

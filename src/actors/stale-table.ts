@@ -29,6 +29,8 @@ export interface Holder<T> {
  */
 export function addressGroup(address: string): string {
   if (!address.includes(':')) return address;
+  // The common dual-stack form of an IPv4 client, without parsing.
+  if (address.startsWith('::ffff:') && address.indexOf(':', 7) < 0 && address.includes('.')) return address.slice(7);
   const zone = address.indexOf('%');
   const h = expandIPv6((zone >= 0 ? address.slice(0, zone) : address).toLowerCase());
   if (h === null) return address;

@@ -209,6 +209,9 @@ handshake_timeout_secs = 10
 max_connections = 100000
 
 # Most connections open at once from one IP address: integer, at least 1.
+# Here and in every per-address limit below, an IPv4 address counts on its own
+# (also when written IPv4-mapped, ::ffff:a.b.c.d) and an IPv6 address with its
+# whole /64, the block one subscriber usually holds.
 max_connections_per_address = 1024
 
 # New connections each IP address may open per second, on average: a number
