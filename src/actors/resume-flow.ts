@@ -1,7 +1,9 @@
 // Resuming a session: a reconnect names an id, gets a challenge (several may race: the first valid answer
 // wins, none blocks a later one), and the winner takes the session over: the old socket's queued data first,
 // then the replay buffer, in order, then live traffic; the master hears one Reconnection.
+import type { Actor } from 'xstate';
 import { Flag } from '../io/firehose.js';
+import type { SessionMachine } from '../machines/session.js';
 import { COPY_LIMIT } from '../io/writer.js';
 import { adoptSocket, detachSocket } from './client-path.js';
 import type { ClientSocket } from './client-sockets.js';
@@ -39,19 +41,36 @@ export function requestResume(edge: Edge, p: PendingConnection, idBig: bigint): 
   if (s.challenges.length >= MAX_CHALLENGES_PER_SESSION) {
     s.challenges[0]!.fail('superseded by newer challenges of the same session', 'VL_ERR_RESUME_SUPERSEDED', { sessionId: id });
   }
-  const actor = edge.actorOf(s);
-  let round = actor.getSnapshot().context.attempt;
-  if (s.challenges.length === 0) {
-    // The first challenge of a round moves the machine to `challenged`; later ones join the round.
+  let round: number;
+  if (s.challenges.length > 0) {
+    // Later challenges join the round of the first.
+    round = s.challenges[0]!.attempt;
+  } else {
     round = edge.nextAttempt();
-    actor.send({ type: 'resume.requested', attempt: round });
-    if (actor.getSnapshot().context.attempt !== round) return 'session cannot be resumed now';
+    const actor = edge.actorOf(s);
+    if (announcesRound(edge, actor)) {
+      // The first challenge of a round moves the machine to `challenged`.
+      actor.send({ type: 'resume.requested', attempt: round });
+      if (actor.getSnapshot().context.attempt !== round) return 'session cannot be resumed now';
+    }
   }
   s.challenges.push(p);
   p.attempt = round;
-  edge.log.info({ sessionId: id, address: p.address, state: 'challenged' }, 'session.challenged');
+  // At debug: a resume logs one info line, session.resumed (or its failure).
+  edge.log.debug({ sessionId: id, address: p.address, state: 'challenged' }, 'session.challenged');
   edge.onLifecycle?.({ type: 'session.challenged', sessionId: id });
   return s;
+}
+
+/**
+ * Whether the machine hears of a round when it starts (resume.requested, state `challenged`), or only when it passed
+ * (resume.completed, straight from stale): a live session's round is announced (its old socket may close during
+ * the challenge, which the machine must know is running), and so is every round of an inspected session (the
+ * inspector shows the challenge). A stale session nobody watches is the same while challenged as while stale:
+ * its resume costs the machine one event instead of two, which a resume storm feels.
+ */
+function announcesRound(edge: Edge, actor: Actor<SessionMachine>): boolean {
+  return (actor.getSnapshot().value as { away?: string }).away !== 'stale' || edge.isInspected(actor);
 }
 
 /** The response and Ping checked out: the machine completes the resume (or refuses it if the session is ending). */
@@ -64,7 +83,9 @@ export function resumePassedHere(edge: Edge, p: PendingConnection): void {
   }
   s.challenges.splice(i, 1);
   s.winner = p;
-  edge.actorOf(s).send({ type: 'resume.passed', attempt: p.attempt });
+  const actor = edge.actorOf(s);
+  const announced = actor.getSnapshot().context.attempt === p.attempt;
+  actor.send({ type: announced ? 'resume.passed' : 'resume.completed', attempt: p.attempt });
   if (s.winner === p) {
     // The machine did not take it (the session is ending): drop the connection.
     s.winner = null;
@@ -88,7 +109,11 @@ export function resumeFailed(edge: Edge, p: PendingConnection, reason: string): 
   if (i < 0) return;
   s.challenges.splice(i, 1);
   // The round ends when its last challenge failed; until then the others may still answer.
-  if (s.challenges.length === 0) edge.actorOf(s).send({ type: 'resume.failed', attempt: p.attempt, reason });
+  // (A round the machine was not told of ends without an event: it is still stale.)
+  if (s.challenges.length === 0) {
+    const actor = edge.actorOf(s);
+    if (actor.getSnapshot().context.attempt === p.attempt) actor.send({ type: 'resume.failed', attempt: p.attempt, reason });
+  }
 }
 
 /** The machine took the resume: the winner's socket becomes the session's, replay first, then live traffic. */

@@ -19,8 +19,12 @@ export interface InProcessOptions {
   missedBufferSize?: number;
   /** Simulated clock (default) or the wall clock with short fractional timeouts. */
   simulated?: boolean;
-  /** Receives every inspection event of the session actors (coverage). */
+  /** The edge's inspector (EdgeOptions.inspect): sees the sessions `inspectSession` picks, whose resume rounds are announced. */
   inspect?: (ev: InspectionEvent) => void;
+  /** EdgeOptions.inspectSession (default: every session). */
+  inspectSession?: (id: number) => boolean;
+  /** Receives every inspection event of every actor, inspected or not, attached to each edge's actor system (coverage). */
+  observe?: (ev: InspectionEvent) => void;
   waitMs?: number;
   /** edge.stats() counters not checked for leaks at the end (a known edge bug, named where it is used). */
   ignoreLeaks?: Array<'sessions' | 'stale' | 'handshaking' | 'openSockets' | 'heldForMaster'>;
@@ -106,13 +110,14 @@ export async function startInProcessEdge(o: InProcessOptions = {}): Promise<InPr
   const keyPair = generateKeyPair();
   const stateDir = o.restartable ? mkdtempSync(join(tmpdir(), 'voltlane-fuzz-state-')) : null;
   const log = captureLogger(logs);
-  const makeEdge = (): Edge =>
-    new Edge({
+  const makeEdge = (): Edge => {
+    const e = new Edge({
       config,
       keyPair,
       log,
       ...(clock instanceof SimClock ? { clock } : {}),
       ...(o.inspect ? { inspect: o.inspect } : {}),
+      ...(o.inspectSession ? { inspectSession: o.inspectSession } : {}),
       ...(stateDir
         ? {
             store: new FileStore({
@@ -124,6 +129,9 @@ export async function startInProcessEdge(o: InProcessOptions = {}): Promise<InPr
           }
         : {}),
     });
+    if (o.observe) e.supervisor.system.inspect(o.observe);
+    return e;
+  };
   let edge = makeEdge();
   const { port } = await edge.start();
   await master.awaitConnection();

@@ -15,6 +15,13 @@ export type SessionEvent =
   /** A reconnect named this session and is about to be challenged. */
   | { type: 'resume.requested'; attempt: number }
   | { type: 'resume.passed'; attempt: number }
+  /**
+   * A stale session's challenge passed (response and Ping) in a round the machine was not told of: request and
+   * pass as one event. The edge announces a round (resume.requested) when the session is live (a takeover: the
+   * old socket may still close meanwhile) or inspected; a stale session that nobody watches is the same while
+   * challenged as while stale, so its round costs one event, not two.
+   */
+  | { type: 'resume.completed'; attempt: number }
   | { type: 'resume.failed'; attempt: number; reason: string }
   /** More stale sessions than allowed: this one is the oldest. */
   | { type: 'stale.evicted' }
@@ -87,6 +94,8 @@ export const sessionMachine = setup({
   guards: {
     isCurrentAttempt: ({ context, event }) =>
       (event.type === 'resume.passed' || event.type === 'resume.failed') && event.attempt === context.attempt,
+    /** A round that was never announced: none is challenged (attempt 0) and the event names a real one. */
+    isUnannouncedAttempt: ({ context, event }) => event.type === 'resume.completed' && context.attempt === 0 && event.attempt > 0,
   },
 }).createMachine({
   id: 'session',
@@ -187,6 +196,7 @@ export const sessionMachine = setup({
         stale: {
           on: {
             'resume.requested': { target: 'challenged', actions: 'recordAttempt' },
+            'resume.completed': { guard: 'isUnannouncedAttempt', target: '#session.reconnected' },
           },
         },
         /** A reconnect is being challenged; the stale clock keeps running from the disconnect. */

@@ -141,6 +141,26 @@ describe('edge resume', () => {
     expect(took).toBeLessThan(900);
   });
 
+  it('a stale session stays stale in its machine while challenged (one event when it passes, none when it fails); a takeover is announced', async () => {
+    const t = await fx.start();
+    const c = await newSession();
+    const s = t.edge.sessions.get(Number(c.id))!;
+    await goStale(c);
+    const during: unknown[] = [];
+    await refused(resume(c.id, c, { wrongKey: true, onChallenge: () => void during.push(s.stateValue) }));
+    await waitFor(() => t.edge.stats().handshaking === 0, 2000, 'the failed attempt to end');
+    expect(s.stateValue).toEqual({ away: 'stale' });
+    const r = await resume(c.id, c, { onChallenge: () => void during.push(s.stateValue) });
+    expect(s.stateValue).toEqual({ live: 'connected' });
+    expect(s.actor!.getSnapshot().context.resumes).toBe(1);
+    // Half-open: the session is live, so the machine is told of the challenge.
+    await resume(c.id, c, { onChallenge: () => void during.push(s.stateValue) });
+    await r.q.waitClosed(2000);
+    expect(during).toEqual([{ away: 'stale' }, { away: 'stale' }, { live: 'challenged' }]);
+    expect(s.actor!.getSnapshot().context.resumes).toBe(2);
+    expect(t.edge.counters).toMatchObject({ resumes: 2, resumesFailed: 1 });
+  });
+
   it('takes over a half-open session: the old socket is closed and data flows on the new one only', async () => {
     const t = await fx.start();
     const c = await newSession();

@@ -9,10 +9,13 @@ import { formatReport, runLifecycleFuzz } from '../../../src/fuzz/run.js';
 
 it('drives every transition of the session machine', async () => {
   const cov = new TransitionCoverage(sessionMachine);
+  // Coverage hears every session actor; only even ids are inspected: their resume rounds are announced to the
+  // machine (resume.requested, challenged), those of odd ids that are stale are not (resume.completed from stale).
+  const watch = { inspect: () => {}, inspectSession: (id: number) => id % 2 === 0, observe: cov.inspect };
   expect(cov.transitions.size).toBeGreaterThanOrEqual(16);
   const report = await runLifecycleFuzz({
     // Known edge bug (reported): a resumed connection stays in the handshake set; see lifecycle.test.ts.
-    setup: async () => startInProcessEdge({ missedBufferSize: 2, waitMs: 500, inspect: cov.inspect, restartable: true }),
+    setup: async () => startInProcessEdge({ missedBufferSize: 2, waitMs: 500, ...watch, restartable: true }),
     numRuns: 120,
     seed: 42,
     maxCommands: 30,
@@ -22,8 +25,8 @@ it('drives every transition of the session machine', async () => {
   });
   expect(report.ok, formatReport(report)).toBe(true);
 
-  // Shutdown with one live and one stale session.
-  const e = await startInProcessEdge({ inspect: cov.inspect });
+  // Shutdown with one live and one stale session, both inspected (the machine ends inspected sessions one by one).
+  const e = await startInProcessEdge({ ...watch, inspectSession: () => true });
   const a = new ClientPeer(e.target.edge, 2000);
   const b = new ClientPeer(e.target.edge, 2000);
   await a.connect();

@@ -18,8 +18,8 @@ describe('describeMachine', () => {
     };
     walk(d.root);
     expect(paths).toEqual(['', 'live', 'live.connected', 'live.challenged', 'away', 'away.stale', 'away.challenged', 'reconnected', 'reaped', 'kept']);
-    expect(d.events).toEqual(['edge.kept', 'edge.restored', 'edge.shutdown', 'frame.oversize', 'missed.overflow', 'resume.failed', 'resume.passed', 'resume.requested', 'session.kick', 'socket.closed', 'stale.evicted', 'stale.expired']);
-    expect(d.guards).toEqual(['isCurrentAttempt']);
+    expect(d.events).toEqual(['edge.kept', 'edge.restored', 'edge.shutdown', 'frame.oversize', 'missed.overflow', 'resume.completed', 'resume.failed', 'resume.passed', 'resume.requested', 'session.kick', 'socket.closed', 'stale.evicted', 'stale.expired']);
+    expect(d.guards).toEqual(['isCurrentAttempt', 'isUnannouncedAttempt']);
     // The stale deadline is the edge reaper's, not a delayed event of each session actor.
     expect(d.delays).toEqual([]);
     expect(d.actions).toContain('sendFailure');

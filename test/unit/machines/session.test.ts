@@ -199,6 +199,32 @@ describe('session machine: resume outcomes', () => {
     }
   });
 
+  it('resume.completed (a round never announced) passes straight from away.stale, counting the resume', () => {
+    const r = into('away.stale');
+    r.send({ type: 'resume.completed', attempt: 3 });
+    expect(r.value()).toEqual({ live: 'connected' });
+    expect(r.actor.getSnapshot().context).toMatchObject({ resumes: 1, attempt: 0, staleSince: null, endReason: null });
+    expect(r.effects).toEqual(['leftStale', 'completeResume']);
+    // The old stale deadline is gone with the stale state.
+    r.clock.increment(10 * STALE_MS);
+    expect(r.value()).toEqual({ live: 'connected' });
+    expect(r.failures()).toEqual([]);
+  });
+
+  it('ignores resume.completed anywhere but away.stale, and without an attempt number', () => {
+    for (const s of ['live.connected', 'live.challenged', 'away.challenged'] as const) {
+      const r = into(s);
+      r.send({ type: 'resume.completed', attempt: 1 });
+      r.send({ type: 'resume.completed', attempt: 2 });
+      expect(r.value()).toEqual(into(s).value());
+      expect(r.effects).toEqual([]);
+    }
+    const r = into('away.stale');
+    r.send({ type: 'resume.completed', attempt: 0 });
+    expect(r.value()).toEqual({ away: 'stale' });
+    expect(r.effects).toEqual([]);
+  });
+
   it('resumes a second and third time, counting each', () => {
     const r = run();
     for (let i = 1; i <= 3; i++) {
@@ -206,8 +232,11 @@ describe('session machine: resume outcomes', () => {
       r.send({ type: 'resume.requested', attempt: i });
       r.send({ type: 'resume.passed', attempt: i });
       expect(r.value()).toEqual({ live: 'connected' });
+      r.send(closed(r.clock.now()));
+      r.send({ type: 'resume.completed', attempt: 10 + i });
+      expect(r.value()).toEqual({ live: 'connected' });
     }
-    expect(r.actor.getSnapshot().context.resumes).toBe(3);
+    expect(r.actor.getSnapshot().context.resumes).toBe(6);
   });
 });
 
