@@ -1,9 +1,11 @@
 // secp256k1 keys, ECDH -> HKDF-SHA256 session keys, and XChaCha20-Poly1305 sealing (PROTOCOL.md sec. 4).
 // Point validation and ECDH, the per-connection curve work, use libsecp256k1 (./secp256k1.ts: native, or
-// WebAssembly): many times faster than a pure-JS curve; key generation, HKDF and sealing use @noble (crypto-core.ts).
+// WebAssembly): many times faster than a pure-JS curve; sealing, per resume, uses libsodium where it loads
+// (./crypto-aead.ts), else @noble; key generation and HKDF use @noble (crypto-core.ts).
 import { ProtocolError } from './errors.js';
 import { randomFillSync } from 'node:crypto';
-import { NONCE_SIZE, seal as sealWith, sessionKeyFromShared } from './crypto-core.js';
+import { MIN_SEALED_SIZE, NONCE_SIZE, sessionKeyFromShared } from './crypto-core.js';
+import { aead } from './crypto-aead.js';
 import { curve } from './secp256k1.js';
 
 export * from './crypto-core.js';
@@ -11,7 +13,7 @@ export * from './crypto-core.js';
 /**
  * Random bytes from the system CSPRNG, drawn a page at a time: a resume needs 56 (challenge and nonce), and one
  * fill per page costs less than one per call. Each byte is handed out once; a page is never refilled in place.
- * (Shadows crypto-core's randomBytes, randomNonce and seal, which the browser build keeps.)
+ * (Shadows crypto-core's randomBytes, randomNonce, seal and open, which the browser build keeps.)
  */
 const RANDOM_PAGE = 4096;
 let randomPage = new Uint8Array(0);
@@ -34,7 +36,17 @@ export function randomNonce(): Uint8Array {
 
 /** XChaCha20-Poly1305 seal; blob = ciphertext || tag || nonce. `nonce` is for test vectors only. */
 export function seal(key: Uint8Array, plaintext: Uint8Array, nonce: Uint8Array = randomNonce()): Uint8Array {
-  return sealWith(key, plaintext, nonce);
+  if (nonce.length !== NONCE_SIZE) throw new RangeError(`nonce must be ${NONCE_SIZE} bytes`);
+  if (key.length !== 32) throw new RangeError('key must be 32 bytes');
+  return aead.seal(key, plaintext, nonce);
+}
+
+/** Opens a sealed blob; any failure (short, tampered, wrong key) is a ProtocolError. */
+export function open(key: Uint8Array, blob: Uint8Array): Uint8Array | ProtocolError {
+  if (blob.length < MIN_SEALED_SIZE) {
+    return new ProtocolError('VL_ERR_SEALED_TOO_SHORT', `sealed blob of ${blob.length} bytes is shorter than ${MIN_SEALED_SIZE}`);
+  }
+  return aead.open(key, blob) ?? new ProtocolError('VL_ERR_OPEN_FAILED', 'sealed blob failed authentication');
 }
 
 /**
