@@ -2,6 +2,7 @@
 // forwarded to the firehose (no actor event per packet), pausing under master back-pressure, and cutting off
 // clients that send too slowly or do not read.
 import { ProtocolError } from '../io/errors.js';
+import { FRAME_HEADER_SIZE, FrameDecoder, wholeFrameAt } from '../io/framing.js';
 import { FrameWriter } from '../io/writer.js';
 import { endGracefully, type ClientSocket } from './client-sockets.js';
 import type { Edge } from './edge.js';
@@ -15,8 +16,12 @@ export function adoptSocket(edge: Edge, s: Session, sock: ClientSocket, p: Pendi
   s.socket = sock;
   s.address = p.address;
   s.writer = new FrameWriter(sock);
-  p.decoder.maxFrame = edge.config.limits.maxFrameSize;
-  s.decoder = p.decoder;
+  // The handshake's decoder goes on only if it holds bytes: an idle session has none (made on first need).
+  if (p.decoder.idle) s.decoder = null;
+  else {
+    p.decoder.maxFrame = edge.config.limits.maxFrameSize;
+    s.decoder = p.decoder;
+  }
   s.outPackets = 0;
   if (edge.masterLink.congested) pauseClient(edge, s);
 }
@@ -58,15 +63,37 @@ export function clientData(edge: Edge, sock: ClientSocket, chunk: Buffer): void 
   }
   const s = sock[kSession];
   if (!s || s.socket !== sock) return; // an old socket after a takeover: nothing it sends is forwarded
-  s.decoder!.push(chunk);
-  forwardFrames(edge, s, sock, chunk.length);
+  let dec = s.decoder;
+  if (dec !== null && !dec.idle) {
+    dec.push(chunk);
+    return forwardFrames(edge, s, sock, chunk.length);
+  }
+  // Nothing pending: whole frames go to the master straight out of the chunk; a partial one (or one over the
+  // cap, which the decoder reports) goes to the session's decoder, made on first need.
+  const master = edge.masterLink;
+  const max = edge.config.limits.maxFrameSize;
+  let off = 0;
+  let frames = 0;
+  for (let len; (len = wholeFrameAt(chunk, off, max)) >= 0; off += FRAME_HEADER_SIZE + len) {
+    if (edge.trace) edge.log.trace({ sessionId: logId(s.id), bytes: len }, 'route.client_to_master');
+    master.sendDataFrom(s.id, chunk, off + FRAME_HEADER_SIZE, len);
+    frames++;
+  }
+  if (off === chunk.length) {
+    edge.frameDeadlines.afterRead(s, chunk.length, 0, frames);
+    if (master.congested && s.socket === sock) pauseClient(edge, s);
+    return;
+  }
+  dec ??= s.decoder = new FrameDecoder(max);
+  dec.push(off === 0 ? chunk : chunk.subarray(off));
+  forwardFrames(edge, s, sock, chunk.length, frames);
 }
 
-/** Forwards the session's complete frames to the master. */
-export function forwardFrames(edge: Edge, s: Session, sock: ClientSocket, bytes = 0): void {
-  const dec = s.decoder!;
+/** Forwards the session's complete frames to the master (`frames`: those of this read already forwarded). */
+export function forwardFrames(edge: Edge, s: Session, sock: ClientSocket, bytes = 0, frames = 0): void {
+  const dec = s.decoder;
+  if (dec === null) return;
   const master = edge.masterLink;
-  let frames = 0;
   for (;;) {
     const f = dec.next();
     if (f === null) break;

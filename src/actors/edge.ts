@@ -28,7 +28,7 @@ import { kPending, PendingConnection, type HandshakeHost } from './handshake.js'
 import { InspectFilter } from './inspect-filter.js';
 import { KeyQueue } from './key-queue.js';
 import { MasterLink } from './master-link.js';
-import { clientBufferBudget, routeMasterFrame } from './master-router.js';
+import { clientBufferBudget, routeMasterPacket } from './master-router.js';
 import { SlabPool } from './replay-buffer.js';
 import { requestResume, resumeFailed, resumePassedHere } from './resume-flow.js';
 import { endAllAtShutdown, provideSessionMachine, provideSupervisorMachine } from './session-effects.js';
@@ -196,7 +196,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
       maxFrame: Math.max(o.config.limits.maxFrameSize, 8 * 1024 * 1024) + TAG_SIZE,
       log: this.log,
       now: () => this.clock.now(),
-      onFrame: (f) => routeMasterFrame(this, f),
+      onFrame: (buf, start, len) => routeMasterPacket(this, buf, start, len),
       onConnected: () => this.#supervisor.send({ type: 'master.connected' }),
       onLost: (reason) => this.#supervisor.send({ type: 'master.lost', reason }),
       onWritable: () => resumePaused(this),

@@ -1,7 +1,7 @@
 // The firehose to the master: one socket, a batched writer, a bounded hold queue while the link is down,
 // and backpressure that pauses client reads instead of buffering without limit.
 import net from 'node:net';
-import { FrameDecoder } from '../io/framing.js';
+import { FRAME_HEADER_SIZE, FrameDecoder, wholeFrameAt } from '../io/framing.js';
 import { FrameWriter } from '../io/writer.js';
 import { Flag, TAG_SIZE, writeTaggedHeader } from '../io/firehose.js';
 import { formatAddress } from '../config/address.js';
@@ -19,8 +19,8 @@ export interface MasterLinkOptions {
   log: Logger;
   /** The edge's clock (ms), for the outage summaries. */
   now: () => number;
-  /** A frame from the master (payload view). */
-  onFrame: (payload: Uint8Array) => void;
+  /** A frame from the master: its payload is `buf[start, start + len)` (buf: the chunk read, or a frame gathered from several). */
+  onFrame: (buf: Uint8Array, start: number, len: number) => void;
   onConnected: () => void;
   onLost: (reason: string) => void;
   /** The link can take more: resume paused client sockets. */
@@ -90,25 +90,25 @@ export class MasterLink {
     sock.on('data', (chunk: Buffer) => {
       if (this.#socket !== sock) return;
       this.bytesIn += chunk.length;
-      this.#decoder.push(chunk);
+      const dec = this.#decoder;
+      if (dec.idle) {
+        // Nothing pending: whole frames are routed straight out of the chunk; only a partial one is buffered.
+        let off = 0;
+        for (let len; (len = wholeFrameAt(chunk, off, dec.maxFrame)) >= 0; off += FRAME_HEADER_SIZE + len) {
+          if (!this.#deliver(sock, chunk, off + FRAME_HEADER_SIZE, len)) return;
+        }
+        if (off === chunk.length) return;
+        dec.push(off === 0 ? chunk : chunk.subarray(off));
+      } else dec.push(chunk);
       for (;;) {
-        const f = this.#decoder.next();
+        const f = dec.next();
         if (f === null) break;
         if (f instanceof Error) {
           this.#o.log.warn({ reason: f.message }, 'master.protocol_error: dropping the link');
           this.#fail(sock, f.message);
           return;
         }
-        this.packetsIn++;
-        try {
-          this.#o.onFrame(f);
-        } catch (err) {
-          // A bug on the routing path must not take the edge down: log it, drop this link, reconnect.
-          this.#o.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'master.frame_failed');
-          this.#fail(sock, 'internal error while routing a master packet');
-          return;
-        }
-        if (this.#socket !== sock) return;
+        if (!this.#deliver(sock, f, 0, f.length)) return;
       }
     });
     sock.on('drain', () => {
@@ -142,6 +142,20 @@ export class MasterLink {
     this.#updateCongestion();
   }
 
+  /** One frame from the master, `buf[start, start + len)`, to onFrame; false when the link went away meanwhile. */
+  #deliver(sock: net.Socket, buf: Uint8Array, start: number, len: number): boolean {
+    this.packetsIn++;
+    try {
+      this.#o.onFrame(buf, start, len);
+    } catch (err) {
+      // A bug on the routing path must not take the edge down: log it, drop this link, reconnect.
+      this.#o.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'master.frame_failed');
+      this.#fail(sock, 'internal error while routing a master packet');
+      return false;
+    }
+    return this.#socket === sock;
+  }
+
   #fail(sock: net.Socket, reason: string): void {
     if (this.#socket !== sock) return;
     this.#o.onLost(reason);
@@ -158,6 +172,16 @@ export class MasterLink {
       return;
     }
     this.#hold(id, Flag.Data, data);
+  }
+
+  /** Client data `buf[start, start + len)` for the master: as sendData, with no view made when it is copied. */
+  sendDataFrom(id: number, buf: Uint8Array, start: number, len: number): void {
+    const w = this.#writer;
+    if (w === null) return this.sendData(id, buf.subarray(start, start + len));
+    this.packetsOut++;
+    this.bytesOut += len;
+    w.writeTaggedFrom(id, Flag.Data, buf, start, len);
+    if (w.backlogBytes > this.#capBytes) this.#updateCongestion();
   }
 
   /** Failure / Reconnection: never dropped, held in order with the data while the link is down. */

@@ -12,37 +12,44 @@ import type { Session } from './session.js';
 const utf8 = new TextEncoder();
 
 export function routeMasterFrame(edge: Edge, f: Uint8Array): void {
-  if (f.length < TAG_SIZE) {
+  routeMasterPacket(edge, f, 0, f.length);
+}
+
+/** Routes the firehose packet `buf[start, start + len)`; live data is copied into its client's writer with no view. */
+export function routeMasterPacket(edge: Edge, buf: Uint8Array, start: number, len: number): void {
+  if (len < TAG_SIZE) {
     edge.counters.masterProtocolErrors++;
-    edge.log.warn({ bytes: f.length }, 'master.protocol_error: packet shorter than id + flag, skipped');
+    edge.log.warn({ bytes: len }, 'master.protocol_error: packet shorter than id + flag, skipped');
     return;
   }
-  const flag = f[8]!;
-  const id = readIdNumber(f, 0);
+  const flag = buf[start + 8]!;
+  const id = readIdNumber(buf, start);
   if (flag === Flag.Data) {
     const s = id > 0 ? edge.sessions.get(id) : undefined;
-    if (edge.trace) traceMasterData(edge, f, s);
-    if (s === undefined) return edge.clusterGlue ? edge.clusterGlue.unknownData(id, readU64LE(f, 0), f.subarray(TAG_SIZE)) : unknownId(edge, f);
-    if (s.cluster !== null && s.cluster.fromOtherEdge) s.cluster.fromOtherEdge = false;
-    const data = f.subarray(TAG_SIZE);
-    const w = s.writer;
-    if (w !== null) {
-      w.writeFrame(data);
-      const C = edge.config.clients;
-      if (++s.outPackets > C.channelCapacity) {
-        if (s.socket!.writableLength === 0) s.outPackets = 1;
-        else return overflow(edge, s, `outgoing queue over ${C.channelCapacity} packets`);
-      }
-      if (s.outPackets === 1) s.outHead = data.length + 4;
-      const backlog = w.backlogBytes;
-      // The packet in flight is not counted: one packet of any size always fits (an 8 MiB one under a 4 MiB cap).
-      if (backlog - s.outHead > C.channelCapacityBytes) return overflow(edge, s, `outgoing queue over ${C.channelCapacityBytes} bytes`);
-      // A client behind on its output counts against the memory budget shared by every client.
-      if (backlog >= BEHIND_BYTES || s.budgetCharge !== 0) edge.clientBudget.queued(s, backlog, s.outPackets);
-      return;
+    if (edge.trace) traceMasterData(edge, buf.subarray(start, start + len), s);
+    if (s === undefined) {
+      const f = buf.subarray(start, start + len);
+      return edge.clusterGlue ? edge.clusterGlue.unknownData(id, readU64LE(f, 0), f.subarray(TAG_SIZE)) : unknownId(edge, f);
     }
-    return bufferMissed(edge, s, data);
+    if (s.cluster !== null && s.cluster.fromOtherEdge) s.cluster.fromOtherEdge = false;
+    const w = s.writer;
+    if (w === null) return bufferMissed(edge, s, buf.subarray(start + TAG_SIZE, start + len));
+    const n = len - TAG_SIZE;
+    w.writeFrameFrom(buf, start + TAG_SIZE, n);
+    const C = edge.config.clients;
+    if (++s.outPackets > C.channelCapacity) {
+      if (s.socket!.writableLength === 0) s.outPackets = 1;
+      else return overflow(edge, s, `outgoing queue over ${C.channelCapacity} packets`);
+    }
+    if (s.outPackets === 1) s.outHead = n + 4;
+    const backlog = w.backlogBytes;
+    // The packet in flight is not counted: one packet of any size always fits (an 8 MiB one under a 4 MiB cap).
+    if (backlog - s.outHead > C.channelCapacityBytes) return overflow(edge, s, `outgoing queue over ${C.channelCapacityBytes} bytes`);
+    // A client behind on its output counts against the memory budget shared by every client.
+    if (backlog >= BEHIND_BYTES || s.budgetCharge !== 0) edge.clientBudget.queued(s, backlog, s.outPackets);
+    return;
   }
+  const f = buf.subarray(start, start + len);
   if (flag === Flag.Kick) {
     const s = id > 0 ? edge.sessions.get(id) : undefined;
     if (s === undefined) {

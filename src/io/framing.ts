@@ -112,6 +112,11 @@ export class FrameDecoder {
     this.#tailLen = 0;
   }
 
+  /** Nothing held and no error: the next bytes start a frame (callers may scan them with `wholeFrameAt`). */
+  get idle(): boolean {
+    return this.#buffered === 0 && this.#bodyLen < 0 && this.#failed === null;
+  }
+
   /** The declared length of a frame whose body is still awaited, or -1. */
   get pendingFrameLength(): number {
     return this.#bodyLen;
@@ -225,6 +230,18 @@ export class FrameDecoder {
 /** A piece big enough, and a big enough part of its buffer, to hold as it is. */
 function worthKeeping(c: Uint8Array): boolean {
   return c.length >= COALESCE_BELOW && c.length * 2 >= c.buffer.byteLength;
+}
+
+/**
+ * The payload length of the frame whose header starts at `buf[off]`, when the whole frame lies inside `buf` and its
+ * length is at most `maxFrame`; else -1 (bytes missing, or a length over the cap, which a FrameDecoder then
+ * reports). Lets a reader with nothing pending take frames straight out of a chunk, with no view per frame.
+ */
+export function wholeFrameAt(buf: Uint8Array, off: number, maxFrame: number): number {
+  const avail = buf.length - off - FRAME_HEADER_SIZE;
+  if (avail < 0) return -1;
+  const len = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16)) + buf[off + 3]! * 0x100_0000;
+  return len <= avail && len <= maxFrame ? len : -1;
 }
 
 /** The 4-byte length prefix for a payload of `length` bytes. */

@@ -168,6 +168,29 @@ export class FrameWriter {
     this.#appendPayload(payload);
   }
 
+  /**
+   * Queues `u32 length + src[start, start + len)`: the same bytes as `writeFrame(src.subarray(start, start + len))`,
+   * with no view made for a payload that is copied (below COPY_LIMIT).
+   */
+  writeFrameFrom(src: Uint8Array, start: number, len: number): void {
+    if (len >= COPY_LIMIT) return this.writeFrame(src.subarray(start, start + len));
+    const at = this.#reserve(4 + len);
+    const slab = this.#slab;
+    writeU32LE(slab, at, len);
+    if (len > 0) slab.set(new Uint8Array(src.buffer, src.byteOffset + start, len), at + 4);
+    this.#mark();
+  }
+
+  /** Queues a tagged packet of data `src[start, start + len)` for session `id` (a safe integer): as writeTagged. */
+  writeTaggedFrom(id: number, flag: number, src: Uint8Array, start: number, len: number): void {
+    if (len >= COPY_LIMIT || !(id >= 0 && id <= Number.MAX_SAFE_INTEGER)) return this.writeTagged(id, flag, src.subarray(start, start + len));
+    const at = this.#reserve(4 + TAG_SIZE + len);
+    const slab = this.#slab;
+    writeTaggedHeader(slab, at, id, flag, len);
+    if (len > 0) slab.set(new Uint8Array(src.buffer, src.byteOffset + start, len), at + 4 + TAG_SIZE);
+    this.#mark();
+  }
+
   /** Queues a tagged firehose packet: `u32 length, u64 id, flag, data`. */
   writeTagged(id: bigint | number, flag: number, data: Uint8Array): void {
     if (typeof id === 'bigint' ? id < 0n || id > 0xffff_ffff_ffff_ffffn : !(id >= 0 && id <= Number.MAX_SAFE_INTEGER)) {

@@ -1,7 +1,8 @@
 // Properties of the frame decoder: arbitrary frames cut anywhere come out unchanged; the cap always holds.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { encodeFrame, FrameDecoder } from '../../../src/io/framing.js';
+import { encodeFrame, FrameDecoder, FRAME_HEADER_SIZE, wholeFrameAt } from '../../../src/io/framing.js';
+import { ProtocolError } from '../../../src/io/errors.js';
 import { concat, drain } from '../../unit/io/drain.js';
 
 const frames = fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 600 })), { maxLength: 20 });
@@ -88,6 +89,41 @@ describe('framing properties', () => {
         const r = drain(cut(b, points), new FrameDecoder(cap));
         for (const f of r.frames) expect(f.length).toBeLessThanOrEqual(cap);
         if (r.error) expect(r.error.code).toBe('VL_ERR_FRAME_TOO_LARGE');
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a reader that takes whole frames out of each chunk while the decoder is idle gets what the decoder alone gets', () => {
+    // The edge's readers (client sockets, the master link): frames lying whole in a read are taken in place with
+    // wholeFrameAt; the rest goes to the decoder. Same frames, same order, the oversize error at the same frame.
+    const cap = fc.oneof(fc.constant(0xffff_ffff), fc.integer({ min: 0, max: 700 }));
+    fc.assert(
+      fc.property(frames, fc.array(fc.nat(), { maxLength: 30 }), cap, (fs, points, maxFrame) => {
+        const chunks = cut(concat(...fs.map(encodeFrame)), points);
+        const expected = drain(chunks, new FrameDecoder(maxFrame));
+        const d = new FrameDecoder(maxFrame);
+        const got: Uint8Array[] = [];
+        let error: ProtocolError | null = null;
+        for (const chunk of chunks) {
+          let rest = chunk;
+          if (d.idle) {
+            let off = 0;
+            for (let len; (len = wholeFrameAt(chunk, off, maxFrame)) >= 0; off += FRAME_HEADER_SIZE + len) {
+              got.push(chunk.slice(off + FRAME_HEADER_SIZE, off + FRAME_HEADER_SIZE + len));
+            }
+            rest = chunk.subarray(off);
+          }
+          d.push(rest);
+          for (let f = d.next(); f !== null && error === null; f = d.next()) {
+            if (f instanceof ProtocolError) error = f;
+            else got.push(f.slice());
+          }
+          if (error !== null) break;
+        }
+        expect(got).toEqual(expected.frames.map((f) => f.slice()));
+        expect(error?.code ?? null).toBe(expected.error?.code ?? null);
+        if (error === null) expect(d.idle).toBe(true);
       }),
       { numRuns: 500 },
     );

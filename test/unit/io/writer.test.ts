@@ -293,3 +293,37 @@ describe('beforeNextSocketWrite', () => {
     expect(order).toEqual(['alone']);
   });
 });
+
+describe('FrameWriter: frames from a range of a buffer', () => {
+  it('writeFrameFrom and writeTaggedFrom queue the same bytes as writeFrame and writeTagged of the view', async () => {
+    const src = payload(3 * COPY_LIMIT, 11);
+    for (const n of [0, 1, 64, COPY_LIMIT - 1, COPY_LIMIT, COPY_LIMIT + 5]) {
+      for (const start of [0, 3, COPY_LIMIT]) {
+        const a = sink();
+        const b = sink();
+        const wa = new FrameWriter(a);
+        const wb = new FrameWriter(b);
+        wa.writeFrame(src.subarray(start, start + n));
+        wa.writeTagged(42, Flag.Data, src.subarray(start, start + n));
+        wb.writeFrameFrom(src, start, n);
+        wb.writeTaggedFrom(42, Flag.Data, src, start, n);
+        expect(wb.queuedBytes).toBe(wa.queuedBytes);
+        await nextTurn();
+        expect(b.bytes()).toBe(a.bytes());
+        expect(b.bytes()).toBe(toHex(encodeFrame(src.subarray(start, start + n))) + toHex(encodeFirehose(42, Flag.Data, src.subarray(start, start + n))));
+      }
+    }
+  });
+
+  it('copies a payload below COPY_LIMIT: later writes to the source do not change what is sent', async () => {
+    const s = sink();
+    const w = new FrameWriter(s);
+    const src = payload(200, 3);
+    const want = toHex(encodeFrame(src.slice(10, 74))) + toHex(encodeFirehose(7, Flag.Data, src.slice(100, 164)));
+    w.writeFrameFrom(src, 10, 64);
+    w.writeTaggedFrom(7, Flag.Data, src, 100, 64);
+    src.fill(0);
+    await nextTurn();
+    expect(s.bytes()).toBe(want);
+  });
+});
