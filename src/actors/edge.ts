@@ -163,6 +163,10 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   readonly #unwatchLevel: () => void;
   #nextAttempt = 1;
   #stopping = false;
+  /** Every listener is bound: the master is dialed only from then on (a link up means the edge accepts clients). */
+  #serving = false;
+  /** The supervisor asked to dial before the listeners were bound. */
+  #dialDeferred = false;
   #stopped: Promise<void> | null = null;
   #resolveStopped: (() => void) | null = null;
 
@@ -265,6 +269,11 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     } catch (err) {
       await new Promise<void>((resolve) => this.#server.close(() => resolve()));
       throw err;
+    }
+    this.#serving = true;
+    if (this.#dialDeferred) {
+      this.#dialDeferred = false;
+      if (!this.#stopping) this.masterLink.dial();
     }
     return { host: a.address, port: a.port };
   }
@@ -369,6 +378,15 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     s.actor = actor;
     actor.start();
     return actor;
+  }
+
+  /**
+   * @internal The supervisor dials the master (at start and after each backoff). Before every listener is bound
+   * the dial waits for them: the master never sees a link from an edge that does not accept clients yet.
+   */
+  dialMaster(): void {
+    if (this.#serving) this.masterLink.dial();
+    else this.#dialDeferred = true;
   }
 
   /** @internal A session actor for `id` is about to be created elsewhere (restore); null: done. */

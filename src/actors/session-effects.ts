@@ -14,7 +14,7 @@ const utf8 = new TextEncoder();
 export function provideSupervisorMachine(edge: Edge, on: { drain: () => void; stopped: () => void }) {
   return supervisorMachine.provide({
     actions: {
-      dialMaster: () => edge.masterLink.dial(),
+      dialMaster: () => edge.dialMaster(),
       dropMaster: ({ event }) => {
         edge.masterLink.outage.failed(event.type === 'master.lost' ? event.reason : '');
         edge.masterLink.drop();

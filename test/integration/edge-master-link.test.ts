@@ -2,8 +2,12 @@
 // clients kept and their traffic held in order, Failure/Reconnection held too, and a clean shutdown.
 import { describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
+import net from 'node:net';
+import { Edge } from '../../src/actors/edge.js';
+import { generateKeyPair } from '../../src/io/crypto.js';
+import { silentLogger } from '../../src/log.js';
 import { frame, freePort, rawResume, RawMaster, sleep, text, waitFor } from '../helpers/wire.js';
-import { useEdgeFixture } from '../helpers/edge.js';
+import { testConfig, useEdgeFixture } from '../helpers/edge.js';
 
 const fx = useEdgeFixture();
 const { open, masters, newSession } = fx;
@@ -15,6 +19,32 @@ function summary(m: RawMaster): string[] {
 }
 
 describe('edge master link', () => {
+  it('dials the master only once its listener is bound: an edge that cannot listen never links to the master', async () => {
+    const m = new RawMaster();
+    masters.push(m);
+    const masterPort = await m.listen();
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const busyPort = (taken.address() as net.AddressInfo).port;
+    try {
+      const edge = new Edge({ config: testConfig(masterPort, { listener: { address: { host: '127.0.0.1', port: busyPort } } }), keyPair: generateKeyPair(), log: silentLogger() });
+      await expect(edge.start()).rejects.toThrow(/EADDRINUSE/);
+      await sleep(300);
+      expect(m.connections).toBe(0);
+      await edge.stop();
+      // An edge that does listen links once it accepts: a client connecting as soon as the master sees it gets in.
+      const ok = new Edge({ config: testConfig(masterPort), keyPair: generateKeyPair(), log: silentLogger() });
+      const { port } = await ok.start();
+      await m.connected();
+      const c = net.connect({ host: '127.0.0.1', port });
+      await new Promise<void>((resolve, reject) => c.once('connect', () => resolve()).once('error', reject));
+      c.destroy();
+      await ok.stop();
+    } finally {
+      taken.close();
+    }
+  });
+
   it('drops a master link that announces a frame over its cap, keeps the clients and reconnects', async () => {
     const t = await fx.start({ master: { reconnectMinMs: 20, reconnectMaxMs: 50 } });
     const a = await newSession();
