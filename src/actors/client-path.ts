@@ -6,6 +6,7 @@ import { FRAME_HEADER_SIZE, FrameDecoder, wholeFrameAt } from '../io/framing.js'
 import { FrameWriter } from '../io/writer.js';
 import { endGracefully, type ClientSocket } from './client-sockets.js';
 import type { Edge } from './edge.js';
+import { socketClosed } from './session-effects.js';
 import { kPending, type PendingConnection } from './handshake.js';
 import { kSession, type Session } from './session.js';
 import { logId } from '../log.js';
@@ -124,7 +125,7 @@ export function clientClosed(edge: Edge, sock: ClientSocket): void {
     detachSocket(edge, s, false);
     edge.frameDeadlines.delete(s);
     // Logged once, as session.stale (with the address and why), not here as well: one line less per drop.
-    edge.actorOf(s).send({ type: 'socket.closed', reason: 'closed', at: edge.clock.now() });
+    socketClosed(edge, s, 'closed', edge.clock.now());
   }
 }
 
@@ -154,12 +155,12 @@ export function slowFrame(edge: Edge, s: Session, d: { elapsedMs: number; receiv
     'client.frame_too_slow',
   );
   detachSocket(edge, s, true);
-  edge.actorOf(s).send({ type: 'socket.closed', reason: 'frame too slow', at: edge.clock.now() });
+  socketClosed(edge, s, 'frame too slow', edge.clock.now());
 }
 
 /** A client that does not read: close its socket; the session goes stale like any drop. */
 export function overflow(edge: Edge, s: Session, why: string): void {
   edge.log.warn({ sessionId: s.id, address: s.address, reason: why }, 'client.overflow');
   detachSocket(edge, s, true);
-  edge.actorOf(s).send({ type: 'socket.closed', reason: why, at: edge.clock.now() });
+  socketClosed(edge, s, why, edge.clock.now());
 }

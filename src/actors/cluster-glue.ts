@@ -8,6 +8,7 @@ import type { Edge } from './edge.js';
 import { routeMasterFrame } from './master-router.js';
 import { completeResume, resumeFailed, resumePassedHere } from './resume-flow.js';
 import type { Session } from './session.js';
+import { socketClosed } from './session-effects.js';
 
 export function joinCluster(edge: Edge, store: ClusterMember): EdgeCluster {
   const forwardLeftovers = (s: Session) => {
@@ -37,7 +38,7 @@ export function joinCluster(edge: Edge, store: ClusterMember): EdgeCluster {
     },
     addStale: (s, since) => {
       edge.sessions.set(s.id, s);
-      edge.actorOf(s).send({ type: 'socket.closed', reason: 'held here without a socket', at: since });
+      socketClosed(edge, s, 'held here without a socket', since);
     },
     dropMoved: (s) => {
       for (const a of s.challenges.splice(0)) a.end();
@@ -55,7 +56,7 @@ export function joinCluster(edge: Edge, store: ClusterMember): EdgeCluster {
     },
     makeStale: (s, why) => {
       detachSocket(edge, s, true);
-      edge.actorOf(s).send({ type: 'socket.closed', reason: why, at: edge.clock.now() });
+      socketClosed(edge, s, why, edge.clock.now());
     },
     kick: (s) => edge.actorOf(s).send({ type: 'session.kick' }),
     nextAttempt: () => edge.nextAttempt(),

@@ -31,7 +31,7 @@ import { MasterLink } from './master-link.js';
 import { clientBufferBudget, routeMasterPacket } from './master-router.js';
 import { SlabPool } from './replay-buffer.js';
 import { requestResume, resumeFailed, resumePassedHere } from './resume-flow.js';
-import { endAllAtShutdown, provideSessionMachine, provideSupervisorMachine } from './session-effects.js';
+import { awaySnapshot, endAllAtShutdown, provideSessionMachine, provideSupervisorMachine } from './session-effects.js';
 import { detachAll, restoreSessions, saveAll } from './session-keeping.js';
 import { toStored } from './session-persistence.js';
 import { Session } from './session.js';
@@ -366,16 +366,19 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   // ---------------------------------------------------------------- actors
 
   /**
-   * @internal The session's actor, created (in the machine's initial state, live.connected, where a new
-   * session starts) on its first lifecycle event. Sessions join the supervisor's actor system.
+   * @internal The session's actor, created on its first lifecycle event in the machine's initial state,
+   * live.connected, where a new session starts, or in away.stale when it went stale without one
+   * (session-effects.ts socketClosed). Sessions join the supervisor's actor system.
    */
   actorOf(s: Session, inspected = false): Actor<SessionMachine> {
     if (s.actor) return s.actor;
     // XState announces an actor ('@xstate.actor') from its constructor: the filter must know beforehand.
     this.#inspection.creating = inspected;
-    const actor = createActor(this.sessionMachine, { input: { id: s.id }, parent: this.#supervisor });
+    const snapshot = s.awaySince === null ? undefined : awaySnapshot(this.sessionMachine, s.id, s.awaySince);
+    const actor = createActor(this.sessionMachine, { input: { id: s.id }, parent: this.#supervisor, ...(snapshot ? { snapshot } : {}) });
     this.#inspection.creating = false;
     s.actor = actor;
+    s.awaySince = null;
     actor.start();
     return actor;
   }

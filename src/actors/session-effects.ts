@@ -1,7 +1,7 @@
 // The machines with their effects: the pure session and supervisor machines (src/machines) provided with
 // the actions that touch sockets, the registry, the stale table, the reaper, the store and the master link.
 import { Flag } from '../io/firehose.js';
-import { sessionMachine, type SessionEndReason } from '../machines/session.js';
+import { sessionMachine, type SessionEndReason, type SessionMachine } from '../machines/session.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { detachSocket, endSocket } from './client-path.js';
 import type { Edge } from './edge.js';
@@ -61,21 +61,8 @@ export function provideSessionMachine(edge: Edge) {
       enteredStale: ({ context, event }) => {
         const s = get(context.id);
         if (!s) return;
-        const since = context.staleSince ?? edge.clock.now();
-        edge.stale.add(s);
-        edge.clusterGlue?.enteredStale(s, since);
-        edge.reaper.add(s, since);
-        if (!s.hasSessionKey) edge.keyQueue.add(s);
-        // Restored sessions are already in the store as stale, and are logged once in all.
-        if (event.type !== 'edge.restored') {
-          edge.store.stale(s.id, since, s.address);
-          if (!edge.stopping) {
-            const reason = event.type === 'socket.closed' ? event.reason : event.type;
-            edge.log.info({ sessionId: s.id, address: s.address, reason, state: 'stale' }, 'session.stale');
-          }
-        }
-        edge.onLifecycle?.({ type: 'session.stale', sessionId: s.id });
-        evictPastShares(edge, s);
+        const restored = event.type === 'edge.restored';
+        enterStale(edge, s, context.staleSince ?? edge.clock.now(), event.type === 'socket.closed' ? event.reason : event.type, restored);
       },
       leftStale: ({ context }) => {
         const s = edge.stale.get(context.id);
@@ -90,6 +77,43 @@ export function provideSessionMachine(edge: Edge) {
       },
     },
   });
+}
+
+/**
+ * The session's socket is gone (closed, cut off, detached): the machine's `socket.closed`. A session that never
+ * had a lifecycle event has no actor (it is in the initial state, live.connected): it takes that transition to
+ * away.stale without one, the effects applied here directly (an actor per stale session costs ~5 KB and ~50 us
+ * to create and run; a drop of every client at once is when an edge can least afford either). Its actor is made
+ * on its next lifecycle event, in away.stale (`awaySnapshot`). A session with an actor goes through it.
+ */
+export function socketClosed(edge: Edge, s: Session, reason: string, at: number): void {
+  if (s.actor !== null) {
+    s.actor.send({ type: 'socket.closed', reason, at });
+    return;
+  }
+  if (s.awaySince !== null) return; // away already: the machine ignores socket.closed there
+  s.awaySince = at;
+  enterStale(edge, s, at, reason, false);
+}
+
+/** The actor snapshot of a session that went stale at `since` without an actor (`socketClosed`). */
+export function awaySnapshot(machine: SessionMachine, id: number, since: number) {
+  return machine.resolveState({ value: { away: 'stale' }, context: { id, staleSince: since, attempt: 0, resumes: 0, endReason: null } });
+}
+
+/** Entry to away (the machine's enteredStale): the stale table, the reaper, the store, the log, the table's shares. */
+function enterStale(edge: Edge, s: Session, since: number, reason: string, restored: boolean): void {
+  edge.stale.add(s);
+  edge.clusterGlue?.enteredStale(s, since);
+  edge.reaper.add(s, since);
+  if (!s.hasSessionKey) edge.keyQueue.add(s);
+  // Restored sessions are already in the store as stale, and are logged once in all.
+  if (!restored) {
+    edge.store.stale(s.id, since, s.address);
+    if (!edge.stopping) edge.log.info({ sessionId: s.id, address: s.address, reason, state: 'stale' }, 'session.stale');
+  }
+  edge.onLifecycle?.({ type: 'session.stale', sessionId: s.id });
+  evictPastShares(edge, s);
 }
 
 function sendFailure(edge: Edge, id: number, reason: SessionEndReason): void {

@@ -5,6 +5,7 @@ import type { StoredSession } from '../store/store.js';
 import { endSocket } from './client-path.js';
 import type { Edge } from './edge.js';
 import { restoreSession, toStored } from './session-persistence.js';
+import { socketClosed } from './session-effects.js';
 
 /** Restores the store's sessions, all away: stale since their own time, else the shutdown, else now. */
 export function restoreSessions(edge: Edge, stored: StoredSession[], stoppedAt: number | null): void {
@@ -49,7 +50,7 @@ export function detachAll(edge: Edge): void {
     if (!s.socket) continue;
     endSocket(edge, s);
     // Stale from now: master data until the link closes follows the stale rules (buffered, or a Failure).
-    edge.actorOf(s).send({ type: 'socket.closed', reason: 'shutdown', at: now });
+    socketClosed(edge, s, 'shutdown', now);
   }
 }
 

@@ -9,11 +9,11 @@ import { Session } from './session.js';
 /** The address a restored session reports until its client is back. */
 export const RESTORED_ADDRESS = 'restored';
 
-/** What the store keeps of `s`: with its actor's persisted snapshot when it has an actor. */
+/** What the store keeps of `s`: with its actor's persisted snapshot when it has an actor (else its stale time alone). */
 export function toStored(s: Session): StoredSession {
   const actor = s.actor;
   const snapshot = actor ? actor.getPersistedSnapshot() : null;
-  const staleSince = actor ? actor.getSnapshot().context.staleSince : null;
+  const staleSince = actor ? actor.getSnapshot().context.staleSince : s.awaySince;
   return { id: s.id, clientKey: s.clientKey, createdAt: s.createdAt, staleSince, address: s.address, snapshot, replay: s.missed ? s.missed.toArray() : [] };
 }
 

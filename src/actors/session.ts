@@ -32,6 +32,7 @@ export interface SessionClusterState {
 }
 
 const INITIAL_STATE = Object.freeze({ live: 'connected' });
+const AWAY_STALE = Object.freeze({ away: 'stale' });
 
 export class Session implements StaleLinks<Session>, Budgeted<Session> {
   readonly id: number;
@@ -50,6 +51,11 @@ export class Session implements StaleLinks<Session>, Budgeted<Session> {
    * session is in the machine's initial state, live.connected, and an idle new session costs no actor.
    */
   actor: Actor<SessionMachine> | null = null;
+  /**
+   * Clock ms when the session went stale while it had no actor (session-effects.ts socketClosed): it is then in
+   * away.stale without one. Null otherwise (an actor's state is its own).
+   */
+  awaySince: number | null = null;
   socket: SessionSocket | null = null;
   writer: FrameWriter | null = null;
   decoder: FrameDecoder | null = null;
@@ -120,8 +126,9 @@ export class Session implements StaleLinks<Session>, Budgeted<Session> {
     return this.#keyed;
   }
 
-  /** The machine's state value; the initial state while no actor exists yet. */
+  /** The machine's state value; without an actor, the initial state or away.stale (`awaySince`). */
   get stateValue(): unknown {
-    return this.actor ? this.actor.getSnapshot().value : INITIAL_STATE;
+    if (this.actor) return this.actor.getSnapshot().value;
+    return this.awaySince === null ? INITIAL_STATE : AWAY_STALE;
   }
 }

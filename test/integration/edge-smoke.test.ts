@@ -33,7 +33,7 @@ describe('edge smoke', () => {
     r.socket.destroy();
   });
 
-  it('gives a new idle session no actor until its first lifecycle event, in the initial state meanwhile', async () => {
+  it('gives a session no actor until its first lifecycle event after going stale: live.connected, then away.stale without one', async () => {
     t = await startEdge({ clients: { missedPacketsBufferSize: 4 } });
     const c = await rawNewSession(t.port);
     const s = t.edge.sessions.get(Number(c.id))!;
@@ -45,15 +45,23 @@ describe('edge smoke', () => {
     t.master.send(c.id, Flag.Data, Buffer.from('yo'));
     expect(Buffer.from(await c.q.next()).toString()).toBe('yo');
     expect(s.actor).toBeNull();
-    // The first lifecycle event creates it, and it moves from the initial state.
+    // Going stale needs none either: away.stale without an actor, its effects applied all the same.
     c.socket.destroy();
     await waitFor(() => t!.edge.stats().stale === 1, 2000, 'stale');
-    expect(s.actor).not.toBeNull();
+    expect(s.actor).toBeNull();
     expect(s.stateValue).toEqual({ away: 'stale' });
+    expect(s.awaySince).not.toBeNull();
+    t.master.send(c.id, Flag.Data, Buffer.from('missed'));
+    await waitFor(() => s.missed?.count === 1, 2000, 'buffered');
+    // The reconnect is its first lifecycle event: the actor is made in away.stale, then resumes.
     const r = await rawResume(t.port, c.id, c.keyPair);
+    expect(Buffer.from(await r.q.next()).toString()).toBe('missed');
     await t.master.expect((p) => p.flag === Flag.Reconnection && p.id === c.id);
+    expect(s.actor).not.toBeNull();
+    expect(s.awaySince).toBeNull();
     expect(s.stateValue).toEqual({ live: 'connected' });
     expect(s.actor!.getSnapshot().context.resumes).toBe(1);
+    expect(s.actor!.getSnapshot().context.staleSince).toBeNull();
     r.socket.destroy();
   });
 });

@@ -1,0 +1,92 @@
+// A session that never had a lifecycle event goes stale without an XState actor (session-effects.ts
+// socketClosed): away.stale, its effects applied directly. Every way out of away.stale must then work as through
+// the machine: expiry, eviction, a buffer overflow and a Kick end it (Failure as the machine sends it, or none for
+// a Kick), a resume replays its packets. Real sockets and master link; expiry on a simulated clock.
+import { describe, expect, it } from 'vitest';
+import { Flag } from '../../src/io/firehose.js';
+import { SimClock } from '../../src/fuzz/clock.js';
+import { rawResume, refused, text, waitFor, type RawSession } from '../helpers/wire.js';
+import { useEdgeFixture, type TestEdge } from '../helpers/edge.js';
+
+const fx = useEdgeFixture();
+const { newSession, marker } = fx;
+
+/** Drops the client's socket and waits for its session to be stale, with no actor made for it. */
+async function dropToStale(t: TestEdge, c: RawSession): Promise<void> {
+  const s = t.edge.sessions.get(Number(c.id))!;
+  c.socket.destroy();
+  await waitFor(() => t.edge.stale.has(s), 2000, 'stale');
+  expect(s.actor).toBeNull();
+  expect(s.stateValue).toEqual({ away: 'stale' });
+}
+
+describe('a stale session without an actor', () => {
+  it('expires at its deadline with one Failure "stale timeout"; its resume is refused', async () => {
+    const clock = new SimClock(1_000_000_000);
+    const t = await fx.start({ clients: { staleTimeoutSecs: 0.2, staleReapIntervalSecs: 0.05, missedPacketsBufferSize: 4 } }, { clock });
+    const c = await newSession();
+    const other = await newSession();
+    await dropToStale(t, c);
+    t.master.send(c.id, Flag.Data, Buffer.from('kept'));
+    await clock.advance(199);
+    await marker(other, 'before the deadline');
+    expect(t.master.forId(c.id)).toHaveLength(0);
+    await clock.advance(1);
+    const f = await t.master.expect((p) => p.id === c.id && p.flag === Flag.Failure, 3000, 'Failure');
+    expect(text(f.data)).toBe('stale timeout');
+    expect(t.edge.sessions.has(Number(c.id))).toBe(false);
+    expect(t.edge.stale.size).toBe(0);
+    expect(t.edge.replayPool.bytesHeld).toBe(0);
+    await refused(rawResume(t.port, c.id, c.keyPair));
+    await marker(other, 'after');
+    expect(t.master.forId(c.id)).toHaveLength(1);
+  });
+
+  it('is evicted from a full stale table, overflows its buffer, and is kicked: each as the machine ends it', async () => {
+    const t = await fx.start({ clients: { maxStaleClients: 2, missedPacketsBufferSize: 1 } });
+    const [a, b, c, d] = [await newSession(), await newSession(), await newSession(), await newSession()];
+    await dropToStale(t, a);
+    await dropToStale(t, b);
+    // A third stale session: the table holds 2, the oldest (a) goes with Failure "evicted".
+    c.socket.destroy();
+    const ev = await t.master.expect((p) => p.id === a.id && p.flag === Flag.Failure, 3000, 'eviction');
+    expect(text(ev.data)).toBe('evicted');
+    expect(t.edge.sessions.has(Number(a.id))).toBe(false);
+    // b: one packet fits its buffer, the second overflows it.
+    t.master.send(b.id, Flag.Data, Buffer.from('one'));
+    t.master.send(b.id, Flag.Data, Buffer.from('two'));
+    const ov = await t.master.expect((p) => p.id === b.id && p.flag === Flag.Failure, 3000, 'overflow');
+    expect(text(ov.data)).toBe('missed packet buffer overflow');
+    expect(t.edge.sessions.has(Number(b.id))).toBe(false);
+    // c: kicked by the master, ended without a Failure.
+    await waitFor(() => t.edge.stale.size === 1, 2000, 'c stale');
+    t.master.send(c.id, Flag.Kick, new Uint8Array(0));
+    await waitFor(() => !t.edge.sessions.has(Number(c.id)), 2000, 'kicked');
+    await marker(d, 'after the kick');
+    expect(t.master.forId(c.id).filter((p) => p.flag === Flag.Failure)).toHaveLength(0);
+    expect(t.edge.stale.size).toBe(0);
+    expect(t.edge.replayPool.bytesHeld).toBe(0);
+  });
+
+  it('resumes with its packets; its actor, made then, carries on from away.stale', async () => {
+    const t = await fx.start({ clients: { missedPacketsBufferSize: 4 } });
+    const c = await newSession();
+    await dropToStale(t, c);
+    t.master.send(c.id, Flag.Data, Buffer.from('m1'));
+    t.master.send(c.id, Flag.Data, Buffer.from('m2'));
+    const s = t.edge.sessions.get(Number(c.id))!;
+    await waitFor(() => s.missed?.count === 2, 2000, 'buffered');
+    const r = await rawResume(t.port, c.id, c.keyPair);
+    expect(text(await r.q.next())).toBe('m1');
+    expect(text(await r.q.next())).toBe('m2');
+    await t.master.expect((p) => p.id === c.id && p.flag === Flag.Reconnection, 3000, 'Reconnection');
+    expect(s.stateValue).toEqual({ live: 'connected' });
+    expect(s.actor!.getSnapshot().context).toMatchObject({ resumes: 1, staleSince: null, attempt: 0 });
+    expect(t.edge.stale.size).toBe(0);
+    // Stale again, now through its actor.
+    r.socket.destroy();
+    await waitFor(() => t.edge.stale.has(s), 2000, 'stale again');
+    expect(s.stateValue).toEqual({ away: 'stale' });
+    expect(s.awaySince).toBeNull();
+  });
+});
