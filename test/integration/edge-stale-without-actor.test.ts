@@ -43,7 +43,8 @@ describe('a stale session without an actor', () => {
   });
 
   it('is evicted from a full stale table, overflows its buffer, and is kicked: each as the machine ends it', async () => {
-    const t = await fx.start({ clients: { maxStaleClients: 2, missedPacketsBufferSize: 1 } });
+    // A share per address of 10 sessions: only the table's size evicts here (every client is 127.0.0.1).
+    const t = await fx.start({ clients: { maxStaleClients: 2, missedPacketsBufferSize: 1 }, limits: { maxStaleSharePerAddress: 10 } });
     const [a, b, c, d] = [await newSession(), await newSession(), await newSession(), await newSession()];
     await dropToStale(t, a);
     await dropToStale(t, b);
