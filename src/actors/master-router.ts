@@ -33,7 +33,7 @@ export function routeMasterPacket(edge: Edge, buf: Uint8Array, start: number, le
     }
     if (s.cluster !== null && s.cluster.fromOtherEdge) s.cluster.fromOtherEdge = false;
     const w = s.writer;
-    if (w === null) return bufferMissed(edge, s, buf.subarray(start + TAG_SIZE, start + len));
+    if (w === null) return bufferMissed(edge, s, buf, start + TAG_SIZE, len - TAG_SIZE);
     const n = len - TAG_SIZE;
     w.writeFrameFrom(buf, start + TAG_SIZE, n);
     const C = edge.config.clients;
@@ -74,29 +74,31 @@ function traceMasterData(edge: Edge, f: Uint8Array, s: Session | undefined): voi
   edge.log.trace({ sessionId: logId(readU64LE(f, 0)), bytes: f.length - TAG_SIZE, to }, 'route.master_to_client');
 }
 
-/** Master data for a stale session: into its replay buffer, or the overflow path past the buffer's bounds. */
-function bufferMissed(edge: Edge, s: Session, data: Uint8Array): void {
+/**
+ * Master data for a stale session, `buf[from, from + n)`: copied into its replay buffer, or the overflow path past
+ * the buffer's bounds. A copy and a few compares per packet, no object.
+ */
+function bufferMissed(edge: Edge, s: Session, buf: Uint8Array, from: number, n: number): void {
   const C = edge.config.clients;
   const missed = s.missed;
-  const count = missed?.count ?? 0;
-  let over = count >= C.missedPacketsBufferSize || (missed?.bytes ?? 0) + data.length > C.missedPacketsBufferBytes;
+  let over = missed === null ? C.missedPacketsBufferSize < 1 || n > C.missedPacketsBufferBytes : missed.count >= C.missedPacketsBufferSize || missed.bytes + n > C.missedPacketsBufferBytes;
   if (!over) {
     // The memory budget shared by every client: older replay buffers (perhaps this one) give way first.
-    const buffer = missed ?? new ReplayBuffer(edge.replayPool);
-    if (!edge.clientBudget.roomForReplay(s, buffer.footprintAfter(data.length) - buffer.footprint)) {
+    const grow = missed === null ? ReplayBuffer.footprintFor(n) : missed.footprintAfter(n) - missed.footprint;
+    if (!edge.clientBudget.roomForReplay(s, grow)) {
       if (edge.sessions.get(s.id) !== s || s.missed !== missed) return; // this session's own buffer was dropped
       over = true;
     }
   }
   if (over) {
-    edge.log.info({ sessionId: s.id, buffered: count }, 'session.missed_overflow');
-    edge.clusterGlue?.overflowing(s, data);
+    edge.log.info({ sessionId: s.id, buffered: missed?.count ?? 0 }, 'session.missed_overflow');
+    edge.clusterGlue?.overflowing(s, buf.subarray(from, from + n));
     edge.actorOf(s).send({ type: 'missed.overflow' });
     return;
   }
-  (s.missed ??= new ReplayBuffer(edge.replayPool)).push(data);
+  (s.missed ??= new ReplayBuffer(edge.replayPool)).push(buf, from, n);
   if (s.budgetReplay === null) edge.clientBudget.buffered(s);
-  edge.clusterGlue?.buffered(s, data);
+  edge.clusterGlue?.buffered(s, buf.subarray(from, from + n));
 }
 
 /** The edge's client buffer budget: replay buffers dropped as below, clients behind cut off like any too slow. */

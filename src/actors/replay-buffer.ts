@@ -18,29 +18,36 @@ export const BUFFER_OVERHEAD = 160;
 
 interface Slab {
   bytes: Uint8Array;
+  /** Its size class, or -1 for a block of its own (larger than MAX_POOLED_BLOCK). */
   cls: number;
   used: number;
 }
 
 interface SizeClass {
   size: number;
-  /** Free blocks as `slabId * SLAB_BYTES + offset`; entries of released slabs are skipped (and counted in `dead`). */
+  /** Free blocks as handles; entries of released slabs are skipped (and counted in `dead`). */
   free: number[];
   dead: number;
   /** Slabs of this class with no block in use (one is kept, the others are released). */
   empty: number;
 }
 
+/** The block size for `n` bytes: a power of two, at least MIN_BLOCK. */
+function blockSize(n: number): number {
+  return n <= MIN_BLOCK ? MIN_BLOCK : 2 ** (32 - Math.clz32(n - 1));
+}
+
 /**
  * A pool of slabs from which replay buffers take their blocks, one size class per power of two (64 B to 64 KiB).
- * A freed block goes back to its class's free list; a slab whose blocks are all free is given back to the
- * garbage collector (one empty slab per class is kept for reuse). `bytesHeld` is what buffers hold now.
+ * A block is a handle, a number (`slab id * SLAB_BYTES + offset`): no object per block. A freed block goes back
+ * to its class's free list; a slab whose blocks are all free is given back to the garbage collector (one empty
+ * slab per class is kept for reuse). `bytesHeld` is what buffers hold now.
  */
 export class SlabPool {
   readonly #classes: SizeClass[] = [];
   readonly #slabs = new Map<number, Slab>();
-  readonly #byBuffer = new WeakMap<ArrayBufferLike, number>();
   #nextSlab = 0;
+  #pooled = 0;
   /** Block bytes handed out and not yet freed, plus BUFFER_OVERHEAD per buffer holding a block. */
   bytesHeld = 0;
   /** Slab bytes allocated (pooled blocks, free or not) plus blocks of their own. */
@@ -50,49 +57,63 @@ export class SlabPool {
     for (let c = 0; c < CLASSES; c++) this.#classes.push({ size: MIN_BLOCK << c, free: [], dead: 0, empty: 0 });
   }
 
-  /** A block of at least `n` bytes (a power of two, at least 64). Its contents are unspecified. */
-  alloc(n: number): Uint8Array {
-    const size = n <= MIN_BLOCK ? MIN_BLOCK : 2 ** Math.ceil(Math.log2(n));
+  /**
+   * A block of `blockSize(n)` bytes (a power of two, at least 64) as a handle: its bytes are those of
+   * `bytesOf(handle)` from `offsetOf(handle)`. Its contents are unspecified.
+   */
+  alloc(n: number): number {
+    const size = blockSize(n);
     this.bytesHeld += size + BUFFER_OVERHEAD;
     if (size > MAX_POOLED_BLOCK) {
+      const id = this.#nextSlab++;
+      this.#slabs.set(id, { bytes: new Uint8Array(size), cls: -1, used: 1 });
       this.bytesReserved += size;
-      return new Uint8Array(size);
+      return id * SLAB_BYTES;
     }
-    const cls = this.#classes[Math.log2(size) - MIN_SHIFT]!;
+    const c = 31 - Math.clz32(size) - MIN_SHIFT;
+    const cls = this.#classes[c]!;
     for (;;) {
       const h = cls.free.pop();
       if (h === undefined) break;
-      const id = Math.floor(h / SLAB_BYTES);
-      const slab = this.#slabs.get(id);
+      const slab = this.#slabs.get(Math.floor(h / SLAB_BYTES));
       if (slab === undefined) {
         cls.dead--;
         continue;
       }
       if (slab.used++ === 0) cls.empty--;
-      const off = h - id * SLAB_BYTES;
-      return slab.bytes.subarray(off, off + size);
+      return h;
     }
     const id = this.#nextSlab++;
-    const bytes = new Uint8Array(SLAB_BYTES);
+    this.#slabs.set(id, { bytes: new Uint8Array(SLAB_BYTES), cls: c, used: 1 });
     this.bytesReserved += SLAB_BYTES;
-    this.#slabs.set(id, { bytes, cls: Math.log2(size) - MIN_SHIFT, used: 1 });
-    this.#byBuffer.set(bytes.buffer, id);
+    this.#pooled++;
     // Pushed highest first so that blocks are handed out from the start of the slab.
     for (let off = SLAB_BYTES - size; off >= size; off -= size) cls.free.push(id * SLAB_BYTES + off);
-    return bytes.subarray(0, size);
+    return id * SLAB_BYTES;
   }
 
-  /** Gives a block from `alloc` back. The block must not be used afterwards. */
-  free(block: Uint8Array): void {
-    this.bytesHeld -= block.length + BUFFER_OVERHEAD;
-    const id = this.#byBuffer.get(block.buffer);
-    if (id === undefined) {
-      this.bytesReserved -= block.length;
+  /** The bytes (a whole slab, or a block of its own) that the block `handle` lies in. */
+  bytesOf(handle: number): Uint8Array {
+    return this.#slabs.get(Math.floor(handle / SLAB_BYTES))!.bytes;
+  }
+
+  /** Where the block `handle` starts in `bytesOf(handle)`. */
+  offsetOf(handle: number): number {
+    return handle % SLAB_BYTES;
+  }
+
+  /** Gives a block from `alloc` back (`size`: its block size). The block must not be used afterwards. */
+  free(handle: number, size: number): void {
+    this.bytesHeld -= size + BUFFER_OVERHEAD;
+    const id = Math.floor(handle / SLAB_BYTES);
+    const slab = this.#slabs.get(id)!;
+    if (slab.cls < 0) {
+      this.#slabs.delete(id);
+      this.bytesReserved -= size;
       return;
     }
-    const slab = this.#slabs.get(id)!;
     const cls = this.#classes[slab.cls]!;
-    cls.free.push(id * SLAB_BYTES + block.byteOffset);
+    cls.free.push(handle);
     if (--slab.used > 0) return;
     if (cls.empty === 0) {
       cls.empty = 1;
@@ -100,6 +121,7 @@ export class SlabPool {
     }
     // Another empty slab of this class is kept already: give this one back.
     this.#slabs.delete(id);
+    this.#pooled--;
     this.bytesReserved -= SLAB_BYTES;
     cls.dead += SLAB_BYTES / cls.size;
     if (cls.dead > cls.free.length / 2) {
@@ -108,23 +130,41 @@ export class SlabPool {
     }
   }
 
-  /** Slabs allocated now (for tests and metrics). */
+  /** Pooled slabs allocated now (for tests and metrics; blocks of their own not counted). */
   get slabs(): number {
-    return this.#slabs.size;
+    return this.#pooled;
   }
 }
 
 const EMPTY = new Uint8Array(0);
 
+/** Copies `n` bytes of `src` from `from` into `dst` at `at`; short runs byte by byte (no view object for them). */
+function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
+  } else if (src === dst) {
+    dst.copyWithin(at, from, from + n);
+  } else {
+    dst.set(from === 0 && n === src.length ? src : src.subarray(from, from + n), at);
+  }
+}
+
 /**
  * The packets buffered for one stale session, oldest first, as `u32 length + payload` records in one block
- * from a SlabPool. `push` copies the payload in (growing the block by doubling, so a packet costs one copy
- * amortized); `packets()` yields views into the block, valid until the next `push` or `clear`. `serialize()` /
- * `ReplayBuffer.deserialize()` and `toArray()` / `ReplayBuffer.from()` move a buffer out of and back into an edge.
+ * from a SlabPool (held as the slab and an offset: no object per block or per packet). `push` copies the payload
+ * in (growing the block by doubling, so a packet costs one copy amortized); `packets()` yields views into the
+ * block, valid until the next `push` or `clear`. `serialize()` / `ReplayBuffer.deserialize()` and `toArray()` /
+ * `ReplayBuffer.from()` move a buffer out of and back into an edge.
  */
 export class ReplayBuffer {
   readonly pool: SlabPool;
-  #block: Uint8Array = EMPTY;
+  /** The slab the block lies in (EMPTY while there is none). */
+  #bytes: Uint8Array = EMPTY;
+  #handle = -1;
+  /** The block's start in #bytes, and its size (0: no block). */
+  #base = 0;
+  #cap = 0;
+  /** Bytes of records in the block. */
   #end = 0;
   #count = 0;
 
@@ -144,12 +184,17 @@ export class ReplayBuffer {
     const n = checkRecords(bytes);
     const b = new ReplayBuffer(pool);
     if (bytes.length > 0) {
-      b.#block = pool.alloc(bytes.length);
-      b.#block.set(bytes, 0);
+      b.#take(pool.alloc(bytes.length), blockSize(bytes.length));
+      b.#bytes.set(bytes, b.#base);
       b.#end = bytes.length;
       b.#count = n;
     }
     return b;
+  }
+
+  /** What `footprint` is for an empty buffer after one packet of `n` bytes (no buffer needed to ask). */
+  static footprintFor(n: number): number {
+    return blockSize(RECORD_HEADER + n) + BUFFER_OVERHEAD;
   }
 
   /** Packets held. */
@@ -164,48 +209,57 @@ export class ReplayBuffer {
 
   /** Memory this buffer holds: its block plus BUFFER_OVERHEAD, 0 when empty (what the pool counts for it). */
   get footprint(): number {
-    return this.#block.length === 0 ? 0 : this.#block.length + BUFFER_OVERHEAD;
+    return this.#cap === 0 ? 0 : this.#cap + BUFFER_OVERHEAD;
   }
 
   /** What `footprint` would be after pushing `n` more payload bytes as one packet. */
   footprintAfter(n: number): number {
     const need = this.#end + RECORD_HEADER + n;
-    if (need <= this.#block.length) return this.footprint;
-    const size = need <= MIN_BLOCK ? MIN_BLOCK : 2 ** Math.ceil(Math.log2(Math.max(need, this.#block.length * 2)));
-    return size + BUFFER_OVERHEAD;
+    if (need <= this.#cap) return this.footprint;
+    return blockSize(Math.max(need, this.#cap * 2)) + BUFFER_OVERHEAD;
   }
 
-  /** Appends a copy of `data`. */
-  push(data: Uint8Array): void {
-    const n = data.length;
-    let block = this.#block;
+  /** Appends a copy of `data`, or of its `n` bytes from `from` (a packet inside a larger buffer, without a view of it). */
+  push(data: Uint8Array, from = 0, n = data.length - from): void {
     const at = this.#end;
-    if (at + RECORD_HEADER + n > block.length) block = this.#grow(at + RECORD_HEADER + n);
-    block[at] = n & 0xff;
-    block[at + 1] = (n >>> 8) & 0xff;
-    block[at + 2] = (n >>> 16) & 0xff;
-    block[at + 3] = n >>> 24;
-    block.set(data, at + RECORD_HEADER);
+    if (at + RECORD_HEADER + n > this.#cap) this.#grow(at + RECORD_HEADER + n);
+    const block = this.#bytes;
+    const o = this.#base + at;
+    block[o] = n & 0xff;
+    block[o + 1] = (n >>> 8) & 0xff;
+    block[o + 2] = (n >>> 16) & 0xff;
+    block[o + 3] = n >>> 24;
+    copyBytes(block, o + RECORD_HEADER, data, from, n);
     this.#end = at + RECORD_HEADER + n;
     this.#count++;
   }
 
-  #grow(need: number): Uint8Array {
-    const old = this.#block;
-    const next = this.pool.alloc(Math.max(need, old.length * 2));
-    if (old.length > 0) {
-      next.set(old.subarray(0, this.#end), 0);
-      this.pool.free(old);
+  #take(handle: number, size: number): void {
+    this.#handle = handle;
+    this.#bytes = this.pool.bytesOf(handle);
+    this.#base = this.pool.offsetOf(handle);
+    this.#cap = size;
+  }
+
+  #grow(need: number): void {
+    const size = blockSize(Math.max(need, this.#cap * 2));
+    const handle = this.pool.alloc(size);
+    const old = this.#bytes;
+    const oldBase = this.#base;
+    const oldHandle = this.#handle;
+    const oldCap = this.#cap;
+    this.#take(handle, size);
+    if (oldCap > 0) {
+      copyBytes(this.#bytes, this.#base, old, oldBase, this.#end);
+      this.pool.free(oldHandle, oldCap);
     }
-    this.#block = next;
-    return next;
   }
 
   /** The packets, oldest first, as views into the buffer (valid until the next push or clear). */
   *packets(): IterableIterator<Uint8Array> {
-    const block = this.#block;
-    const end = this.#end;
-    let at = 0;
+    const block = this.#bytes;
+    const end = this.#base + this.#end;
+    let at = this.#base;
     while (at < end) {
       const n = (block[at]! | (block[at + 1]! << 8) | (block[at + 2]! << 16) | (block[at + 3]! << 24)) >>> 0;
       yield block.subarray(at + RECORD_HEADER, at + RECORD_HEADER + n);
@@ -222,13 +276,16 @@ export class ReplayBuffer {
 
   /** The records as one byte string (`u32 LE length + payload`, oldest first): a copy, for storing elsewhere. */
   serialize(): Uint8Array {
-    return this.#block.slice(0, this.#end);
+    return this.#bytes.slice(this.#base, this.#base + this.#end);
   }
 
   /** Drops every packet and gives the block back to the pool. */
   clear(): void {
-    if (this.#block.length > 0) this.pool.free(this.#block);
-    this.#block = EMPTY;
+    if (this.#cap > 0) this.pool.free(this.#handle, this.#cap);
+    this.#bytes = EMPTY;
+    this.#handle = -1;
+    this.#base = 0;
+    this.#cap = 0;
     this.#end = 0;
     this.#count = 0;
   }
