@@ -14,7 +14,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { beforeNextSocketWrite } from '../io/writer.js';
-import { count, decodeLine, encodeLine, fromBase64, fromHex, splitLines, toBase64, toHex } from './lines.js';
+import { addressField, count, decodeLine, encodeLine, fromBase64, fromHex, jsonLine, splitLines, toBase64, toHex } from './lines.js';
 import type { IdBlock, LoadedState, SessionStore, StoreEvents, StoredSession } from './store.js';
 import { errnoCode } from '../errno.js';
 
@@ -225,16 +225,20 @@ export class FileStore implements SessionStore {
 
   // ------------------------------------------------------------------ lifecycle records
 
+  // The records of a drop, a resume and a new session are written for every client of a mass event: their JSON
+  // is built by hand (ids and times are safe integers; the address as JSON.stringify writes it), the same text
+  // as encodeLine's, for half its cost.
+
   created(id: number, clientKey: Uint8Array, at: number, address?: string): void {
-    if (this.#o.sessions) this.#queue(encodeLine({ t: 'c', id, k: toHex(clientKey), at, ad: address }));
+    if (this.#o.sessions) this.#queue(jsonLine(`{"t":"c","id":${id},"k":"${toHex(clientKey)}","at":${at}${addressField(address)}}`));
   }
 
   stale(id: number, since: number, address?: string): void {
-    if (this.#o.sessions) this.#queue(encodeLine({ t: 'st', id, at: since, ad: address }));
+    if (this.#o.sessions) this.#queue(jsonLine(`{"t":"st","id":${id},"at":${since}${addressField(address)}}`));
   }
 
   resumed(id: number, address?: string): void {
-    if (this.#o.sessions) this.#queue(encodeLine({ t: 'rs', id, ad: address }));
+    if (this.#o.sessions) this.#queue(jsonLine(`{"t":"rs","id":${id}${addressField(address)}}`));
   }
 
   ended(id: number, reason: string): void {

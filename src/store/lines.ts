@@ -6,8 +6,17 @@ const HEX = /^[0-9a-f]{8}$/;
 
 /** One record as a line: the CRC-32 of the JSON text, in hex, then the JSON, then a newline. */
 export function encodeLine(record: unknown): string {
-  const json = JSON.stringify(record);
+  return jsonLine(JSON.stringify(record));
+}
+
+/** The line of a record given as its JSON text (built by hand on hot paths: no object, no JSON.stringify). */
+export function jsonLine(json: string): string {
   return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+}
+
+/** `,"ad":"<address>"` for a record's optional address field, as JSON.stringify writes it ('' when absent). */
+export function addressField(address: string | undefined): string {
+  return address === undefined ? '' : `,"ad":${JSON.stringify(address)}`;
 }
 
 /** The record of one line (without its newline), or a description of what is wrong with it. */
