@@ -41,6 +41,9 @@ import type { ClientBufferBudget } from './client-budget.js';
 import { transportOf, type ClientConnection, type TransportName } from './transports/connection.js';
 import { Transports } from './transports/listeners.js';
 
+/** TCP keep-alive on client sockets: the first probe after this long idle. */
+const KEEPALIVE_MS = 30_000;
+
 export { MAX_CHALLENGES_PER_SESSION } from './resume-flow.js';
 export { SHED_MIN_IDLE_MS } from './admission.js';
 
@@ -160,6 +163,8 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   readonly #keepSessions: boolean;
   /** @internal Trace logging is on (per-packet lines): checked on the data path instead of calling the logger. */
   trace = false;
+  /** @internal Debug logging is on: handshake and resume steps build their lines only then. */
+  debug = false;
   readonly #unwatchLevel: () => void;
   #nextAttempt = 1;
   #stopping = false;
@@ -173,7 +178,8 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   constructor(o: EdgeOptions) {
     this.config = o.config;
     this.log = o.log;
-    this.#unwatchLevel = watchLevel(o.log, 'trace', (on) => (this.trace = on));
+    const unwatch = [watchLevel(o.log, 'trace', (on) => (this.trace = on)), watchLevel(o.log, 'debug', (on) => (this.debug = on))];
+    this.#unwatchLevel = () => unwatch.forEach((u) => u());
     this.clock = o.clock ?? systemClock;
     this.keyPair = o.keyPair;
     this.#inspection = new InspectFilter(o.inspect, o.inspectSession);
@@ -227,8 +233,9 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
       ...(inspect ? { inspect } : {}),
     });
     this.#inspection.supervisor = this.#supervisor;
-    this.#server = net.createServer({ noDelay: true, pauseOnConnect: false });
-    this.#server.on('connection', (s: net.Socket) => this.#onConnection(s as ClientSocket));
+    // Keep-alive (30 s) set by Node on the accepted handle, as noDelay: no Socket.setKeepAlive call per connection.
+    this.#server = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS, pauseOnConnect: false });
+    this.#server.on('connection', (s: net.Socket) => this.#onConnection(s as ClientSocket, true));
     this.#server.on('error', (err: NodeJS.ErrnoException) => this.admission.listenerError(err));
     this.transports = new Transports(this);
   }
@@ -406,10 +413,10 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
 
   /** A connection from another transport's listener (TLS, WebSocket): the same limits, counted together. */
   acceptConnection(conn: ClientConnection): void {
-    this.#onConnection(conn as ClientSocket);
+    this.#onConnection(conn as ClientSocket, false);
   }
 
-  #onConnection(sock: ClientSocket): void {
+  #onConnection(sock: ClientSocket, keepAliveSet: boolean): void {
     this.keyQueue.busy();
     const addr = sock.remoteAddress ?? 'unknown';
     const transport = transportOf(sock);
@@ -418,7 +425,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
       sock.destroy();
       return;
     }
-    sock.setKeepAlive(true, 30_000);
+    if (!keepAliveSet) sock.setKeepAlive(true, KEEPALIVE_MS);
     const p = new PendingConnection(sock, addr, this);
     p.lastProgress = this.clock.now();
     sock[kPending] = p;

@@ -23,6 +23,8 @@ export interface HandshakeHost {
   readonly edgePublicKeyFrame: Uint8Array;
   /** Handshake steps and resume attempts with their outcome go to it at debug. */
   readonly log: Logger;
+  /** Whether `log` writes debug lines (they are not even built otherwise: a resume storm makes many). */
+  readonly debug: boolean;
   /** A valid client key: create the session, send ClientId, hand the socket over. */
   createSession(p: PendingConnection, clientKey: Uint8Array): void;
   /** A reconnect names `id`: the session to challenge, or a refusal reason (later, when it must be looked up elsewhere). */
@@ -86,7 +88,7 @@ export class PendingConnection {
         if (p.version !== PROTOCOL_VERSION) return this.fail(`unsupported protocol version ${p.version}`, 'VL_ERR_VERSION');
         this.step = 'key';
         this.host.progressed?.(this);
-        this.host.log.debug({ address: this.address }, 'handshake.version: accepted, edge key sent');
+        if (this.host.debug) this.host.log.debug({ address: this.address }, 'handshake.version: accepted, edge key sent');
         this.socket.write(this.host.edgePublicKeyFrame);
         return;
       case 'key':
@@ -94,18 +96,18 @@ export class PendingConnection {
           const key = parsePublicKey(p.key);
           if (key instanceof ProtocolError) return this.fail(`invalid client public key: ${key.message}`, key.code);
           this.step = 'done';
-          this.host.log.debug({ address: this.address }, 'handshake.client_key: accepted, creating a session');
+          if (this.host.debug) this.host.log.debug({ address: this.address }, 'handshake.client_key: accepted, creating a session');
           this.host.createSession(this, key);
           return;
         }
         if (p.type === 'ClientId') {
-          this.host.log.debug({ sessionId: logId(p.id), address: this.address }, 'resume.requested');
+          if (this.host.debug) this.host.log.debug({ sessionId: logId(p.id), address: this.address }, 'resume.requested');
           const found = this.host.requestResume(this, p.id);
           if (!(found instanceof Promise)) return this.#challenge(found, p.id);
           // Held by another edge of the cluster: challenge once its record is here; frames wait in the decoder.
           this.step = 'lookup';
           const id = p.id;
-          this.host.log.debug({ sessionId: logId(id), address: this.address }, 'resume.lookup: held by another edge, asking the cluster');
+          if (this.host.debug) this.host.log.debug({ sessionId: logId(id), address: this.address }, 'resume.lookup: held by another edge, asking the cluster');
           found.then(
             (s) => {
               if (this.ended) {
@@ -138,14 +140,14 @@ export class PendingConnection {
         if (plain instanceof ProtocolError) return this.#resumeFail(`challenge response: ${plain.message}`);
         if (!constantTimeEqual(plain, this.#challengeBytes!)) return this.#resumeFail('challenge response does not match');
         this.step = 'ping';
-        this.host.log.debug({ sessionId: logId(this.session!.id), address: this.address }, 'resume.response_ok: waiting for Ping');
+        if (this.host.debug) this.host.log.debug({ sessionId: logId(this.session!.id), address: this.address }, 'resume.response_ok: waiting for Ping');
         return;
       }
       case 'ping':
         if (p.type !== 'Ping') return this.#resumeFail(`expected Ping after the challenge response, got ${p.type}`);
         this.step = 'done';
         this.#clearTimer();
-        this.host.log.debug({ sessionId: logId(this.session!.id), address: this.address, attempt: this.attempt }, 'resume.passed');
+        if (this.host.debug) this.host.log.debug({ sessionId: logId(this.session!.id), address: this.address, attempt: this.attempt }, 'resume.passed');
         this.host.resumePassed(this);
         return;
       case 'lookup':
@@ -157,7 +159,7 @@ export class PendingConnection {
   /** Issues the Challenge for `s` (or refuses with the reason). */
   #challenge(s: Session | string, id: bigint): void {
     if (typeof s === 'string') {
-      this.host.log.debug({ sessionId: logId(id), address: this.address, reason: s }, 'resume.refused');
+      if (this.host.debug) this.host.log.debug({ sessionId: logId(id), address: this.address, reason: s }, 'resume.refused');
       return this.fail(s, 'VL_ERR_RESUME_REFUSED', { sessionId: logId(id) });
     }
     this.session = s;
@@ -172,7 +174,7 @@ export class PendingConnection {
     this.#challengeNonce = blob.subarray(blob.length - NONCE_SIZE);
     this.step = 'response';
     this.host.progressed?.(this);
-    this.host.log.debug({ sessionId: logId(s.id), address: this.address, attempt: this.attempt }, 'resume.challenge_sent');
+    if (this.host.debug) this.host.log.debug({ sessionId: logId(s.id), address: this.address, attempt: this.attempt }, 'resume.challenge_sent');
     this.socket.write(encodeFrame(encodeHandshake({ type: 'Challenge', blob })));
   }
 

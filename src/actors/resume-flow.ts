@@ -57,7 +57,7 @@ export function requestResume(edge: Edge, p: PendingConnection, idBig: bigint): 
   s.challenges.push(p);
   p.attempt = round;
   // At debug: a resume logs one info line, session.resumed (or its failure).
-  edge.log.debug({ sessionId: id, address: p.address, state: 'challenged' }, 'session.challenged');
+  if (edge.debug) edge.log.debug({ sessionId: id, address: p.address, state: 'challenged' }, 'session.challenged');
   edge.onLifecycle?.({ type: 'session.challenged', sessionId: id });
   return s;
 }
@@ -96,7 +96,7 @@ export function resumePassedHere(edge: Edge, p: PendingConnection): void {
 export function resumeFailed(edge: Edge, p: PendingConnection, reason: string): void {
   const s = p.session;
   if (!s) return;
-  edge.log.debug({ sessionId: logId(s.id), address: p.address, attempt: p.attempt, reason }, 'resume.failed');
+  if (edge.debug) edge.log.debug({ sessionId: logId(s.id), address: p.address, attempt: p.attempt, reason }, 'resume.failed');
   edge.counters.resumesFailed++;
   edge.onLifecycle?.({ type: 'resume.failed', sessionId: s.id, reason });
   // Failures count against the address that made them, never against the session's id.

@@ -1,4 +1,5 @@
 // The edge's client handshake (PROTOCOL.md sec. 3) over loopback: ids, refusals of every malformed step, caps, timeouts.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Flag } from '../../src/io/firehose.js';
@@ -45,7 +46,44 @@ function offCurveKey(): Uint8Array {
   }
 }
 
+/**
+ * The kernel's view of the edge's end of a loopback connection (Linux /proc/net/tcp): its timer (`tr`: 2 is the
+ * keep-alive timer) and when that fires, in ms. Null where there is no such file or no such socket.
+ */
+function edgeSideTimer(edgePort: number, clientPort: number): { tr: number; whenMs: number } | null {
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/tcp', 'utf8');
+  } catch {
+    return null;
+  }
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 6 || !f[1]!.endsWith(`:${hex(edgePort)}`) || !f[2]!.endsWith(`:${hex(clientPort)}`)) continue;
+    const [tr, when] = f[5]!.split(':') as [string, string];
+    // tm->when is in clock ticks (USER_HZ, 100 a second on Linux).
+    return { tr: Number.parseInt(tr, 16), whenMs: Number.parseInt(when, 16) * 10 };
+  }
+  return null;
+}
+
 describe('edge handshake: new sessions', () => {
+  it('turns TCP keep-alive on for accepted client sockets (first probe after 30 s idle)', async () => {
+    const t = await fx.start();
+    const c = await rawNewSession(t.port);
+    open.push(c.socket);
+    if (process.platform === 'linux') {
+      // Until the client's ACK of ClientId is in, the retransmit timer (1) stands where the keep-alive one will.
+      let timer = edgeSideTimer(t.port, c.socket.localPort!);
+      await waitFor(() => (timer = edgeSideTimer(t.port, c.socket.localPort!))?.tr !== 1, 5000, 'the edge end of the connection to be idle');
+      expect(timer, 'the edge end of the connection in /proc/net/tcp').not.toBeNull();
+      expect(timer!.tr).toBe(2);
+      expect(timer!.whenMs).toBeGreaterThan(20_000);
+      expect(timer!.whenMs).toBeLessThanOrEqual(30_000);
+    }
+  });
+
   it('hands out ids 1, 2, 3 and never reuses an id, also after sessions were reaped', async () => {
     const t = await fx.start({ clients: { staleTimeoutSecs: 0.1, staleReapIntervalSecs: 0.05 } });
     const a = await rawNewSession(t.port);
