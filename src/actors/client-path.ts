@@ -75,7 +75,7 @@ export function clientData(edge: Edge, sock: ClientSocket, chunk: Buffer): void 
   const max = edge.config.limits.maxFrameSize;
   let off = 0;
   let frames = 0;
-  for (let len; (len = wholeFrameAt(chunk, off, max)) >= 0; off += FRAME_HEADER_SIZE + len) {
+  for (let len; (len = wholeFrameAt(chunk, off, chunk.length, max)) >= 0; off += FRAME_HEADER_SIZE + len) {
     if (edge.trace) edge.log.trace({ sessionId: logId(s.id), bytes: len }, 'route.client_to_master');
     master.sendDataFrom(s.id, chunk, off + FRAME_HEADER_SIZE, len);
     frames++;

@@ -19,21 +19,30 @@ export interface MasterLinkOptions {
   log: Logger;
   /** The edge's clock (ms), for the outage summaries. */
   now: () => number;
-  /** A frame from the master: its payload is `buf[start, start + len)` (buf: the chunk read, or a frame gathered from several). */
+  /**
+   * A frame from the master: its payload is `buf[start, start + len)`. `buf` may be the link's read buffer, which the
+   * next read overwrites: nothing may keep a view of it past the call (copy what must be kept).
+   */
   onFrame: (buf: Uint8Array, start: number, len: number) => void;
   onConnected: () => void;
   onLost: (reason: string) => void;
   /** The link can take more: resume paused client sockets. */
   onWritable: () => void;
+  /** Size of the buffer every read lands in (default READ_BUFFER_BYTES). */
+  readBufferBytes?: number;
 }
 
 const EMPTY = new Uint8Array(0);
+/** The master socket's read buffer: one, reused by every read; larger reads mean fewer read calls under load. */
+const READ_BUFFER_BYTES = 256 * 1024;
 
 export class MasterLink {
   readonly #o: MasterLinkOptions;
   #socket: net.Socket | null = null;
   #writer: FrameWriter | null = null;
   #decoder: FrameDecoder;
+  /** What every read of the master socket is read into (see #onRead). */
+  readonly #readBuffer: Uint8Array;
   #connected = false;
   /** Framed packets held while the link is down, in order. */
   #held: Uint8Array[] = [];
@@ -54,6 +63,7 @@ export class MasterLink {
     this.#o = o;
     this.#capBytes = Math.max(o.capacityBytes, 1 << 20);
     this.#decoder = new FrameDecoder(o.maxFrame);
+    this.#readBuffer = new Uint8Array(o.readBufferBytes ?? READ_BUFFER_BYTES);
     this.outage = new OutageLog(o.log, formatAddress(o.address), o.now);
   }
 
@@ -73,7 +83,19 @@ export class MasterLink {
   dial(): void {
     const { host, port } = this.#o.address;
     this.#o.log.debug({ address: formatAddress(this.#o.address), dial: ++this.#dials }, 'master.dialing');
-    const sock = net.connect({ host, port, noDelay: true });
+    // Reads land in one buffer reused by every read (Node's `onread`): no buffer, and no stream event, per read.
+    const sock = net.connect({
+      host,
+      port,
+      noDelay: true,
+      onread: {
+        buffer: this.#readBuffer,
+        callback: (n, buf) => {
+          this.#onRead(sock, buf, n);
+          return true;
+        },
+      },
+    });
     this.#socket = sock;
     sock.setTimeout(this.#o.connectTimeoutMs);
     sock.once('connect', () => {
@@ -86,30 +108,6 @@ export class MasterLink {
     });
     sock.on('timeout', () => {
       if (this.#socket === sock && !this.#connected) this.#fail(sock, `connect to ${host}:${port} timed out`);
-    });
-    sock.on('data', (chunk: Buffer) => {
-      if (this.#socket !== sock) return;
-      this.bytesIn += chunk.length;
-      const dec = this.#decoder;
-      if (dec.idle) {
-        // Nothing pending: whole frames are routed straight out of the chunk; only a partial one is buffered.
-        let off = 0;
-        for (let len; (len = wholeFrameAt(chunk, off, dec.maxFrame)) >= 0; off += FRAME_HEADER_SIZE + len) {
-          if (!this.#deliver(sock, chunk, off + FRAME_HEADER_SIZE, len)) return;
-        }
-        if (off === chunk.length) return;
-        dec.push(off === 0 ? chunk : chunk.subarray(off));
-      } else dec.push(chunk);
-      for (;;) {
-        const f = dec.next();
-        if (f === null) break;
-        if (f instanceof Error) {
-          this.#o.log.warn({ reason: f.message }, 'master.protocol_error: dropping the link');
-          this.#fail(sock, f.message);
-          return;
-        }
-        if (!this.#deliver(sock, f, 0, f.length)) return;
-      }
     });
     sock.on('drain', () => {
       if (this.#socket !== sock) return;
@@ -140,6 +138,44 @@ export class MasterLink {
     this.#connected = false;
     sock?.destroy();
     this.#updateCongestion();
+  }
+
+  /**
+   * Bytes `buf[0, n)` read from the master. The buffer is read into again after this returns, so nothing may keep a
+   * view of it: whole frames are routed in place (the writers copy them), the bytes of a frame cut by the end of the
+   * read are copied into the decoder, and the frame they complete later is delivered from there.
+   */
+  #onRead(sock: net.Socket, buf: Uint8Array, n: number): void {
+    if (this.#socket !== sock) return;
+    this.bytesIn += n;
+    const dec = this.#decoder;
+    let off = 0;
+    while (!dec.idle) {
+      const take = Math.min(dec.wanted, n - off);
+      if (take <= 0) return;
+      dec.push(buf.slice(off, off + take));
+      off += take;
+      if (!this.#next(sock, dec)) return;
+    }
+    for (let len; (len = wholeFrameAt(buf, off, n, dec.maxFrame)) >= 0; off += FRAME_HEADER_SIZE + len) {
+      if (!this.#deliver(sock, buf, off + FRAME_HEADER_SIZE, len)) return;
+    }
+    if (off === n) return;
+    // A frame cut by the end of the read (or one over the cap: the decoder reports it now, before its body).
+    dec.push(buf.slice(off, n));
+    this.#next(sock, dec);
+  }
+
+  /** The decoder's next frame, if complete, delivered; false when the link failed or went away. */
+  #next(sock: net.Socket, dec: FrameDecoder): boolean {
+    const f = dec.next();
+    if (f === null) return true;
+    if (f instanceof Error) {
+      this.#o.log.warn({ reason: f.message }, 'master.protocol_error: dropping the link');
+      this.#fail(sock, f.message);
+      return false;
+    }
+    return this.#deliver(sock, f, 0, f.length);
   }
 
   /** One frame from the master, `buf[start, start + len)`, to onFrame; false when the link went away meanwhile. */

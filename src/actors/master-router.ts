@@ -27,13 +27,19 @@ export function routeMasterPacket(edge: Edge, buf: Uint8Array, start: number, le
   if (flag === Flag.Data) {
     const s = id > 0 ? edge.sessions.get(id) : undefined;
     if (edge.trace) traceMasterData(edge, buf.subarray(start, start + len), s);
+    // `buf` may be the master link's read buffer, overwritten by its next read: the cluster store, which may keep
+    // what it is given past this call, gets a copy; the replay buffer and the writers copy what they keep.
+    const glue = edge.clusterGlue;
     if (s === undefined) {
-      const f = buf.subarray(start, start + len);
-      return edge.clusterGlue ? edge.clusterGlue.unknownData(id, readU64LE(f, 0), f.subarray(TAG_SIZE)) : unknownId(edge, f);
+      if (glue === null) return unknownId(edge, buf.subarray(start, start + len));
+      return glue.unknownData(id, readU64LE(buf, start), buf.slice(start + TAG_SIZE, start + len));
     }
     if (s.cluster !== null && s.cluster.fromOtherEdge) s.cluster.fromOtherEdge = false;
     const w = s.writer;
-    if (w === null) return bufferMissed(edge, s, buf, start + TAG_SIZE, len - TAG_SIZE);
+    if (w === null) {
+      if (glue === null) return bufferMissed(edge, s, buf, start + TAG_SIZE, len - TAG_SIZE);
+      return bufferMissed(edge, s, buf.slice(start + TAG_SIZE, start + len), 0, len - TAG_SIZE);
+    }
     const n = len - TAG_SIZE;
     w.writeFrameFrom(buf, start + TAG_SIZE, n);
     const C = edge.config.clients;

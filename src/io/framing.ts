@@ -117,6 +117,13 @@ export class FrameDecoder {
     return this.#buffered === 0 && this.#bodyLen < 0 && this.#failed === null;
   }
 
+  /** Bytes still needed to finish the header or the frame in progress (0 when idle or failed). */
+  get wanted(): number {
+    if (this.#failed !== null) return 0;
+    if (this.#bodyLen >= 0) return this.#bodyLen - this.#buffered;
+    return this.#buffered === 0 ? 0 : FRAME_HEADER_SIZE - this.#buffered;
+  }
+
   /** The declared length of a frame whose body is still awaited, or -1. */
   get pendingFrameLength(): number {
     return this.#bodyLen;
@@ -233,12 +240,12 @@ function worthKeeping(c: Uint8Array): boolean {
 }
 
 /**
- * The payload length of the frame whose header starts at `buf[off]`, when the whole frame lies inside `buf` and its
+ * The payload length of the frame whose header starts at `buf[off]`, when the whole frame lies before `end` and its
  * length is at most `maxFrame`; else -1 (bytes missing, or a length over the cap, which a FrameDecoder then
  * reports). Lets a reader with nothing pending take frames straight out of a chunk, with no view per frame.
  */
-export function wholeFrameAt(buf: Uint8Array, off: number, maxFrame: number): number {
-  const avail = buf.length - off - FRAME_HEADER_SIZE;
+export function wholeFrameAt(buf: Uint8Array, off: number, end: number, maxFrame: number): number {
+  const avail = end - off - FRAME_HEADER_SIZE;
   if (avail < 0) return -1;
   const len = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16)) + buf[off + 3]! * 0x100_0000;
   return len <= avail && len <= maxFrame ? len : -1;

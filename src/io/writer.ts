@@ -170,10 +170,9 @@ export class FrameWriter {
 
   /**
    * Queues `u32 length + src[start, start + len)`: the same bytes as `writeFrame(src.subarray(start, start + len))`,
-   * with no view made for a payload that is copied (below COPY_LIMIT).
+   * always copied, whatever the size (`src` may be a read buffer that the next read overwrites), with no view made.
    */
   writeFrameFrom(src: Uint8Array, start: number, len: number): void {
-    if (len >= COPY_LIMIT) return this.writeFrame(src.subarray(start, start + len));
     const at = this.#reserve(4 + len);
     const slab = this.#slab;
     writeU32LE(slab, at, len);

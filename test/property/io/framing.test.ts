@@ -109,7 +109,7 @@ describe('framing properties', () => {
           let rest = chunk;
           if (d.idle) {
             let off = 0;
-            for (let len; (len = wholeFrameAt(chunk, off, maxFrame)) >= 0; off += FRAME_HEADER_SIZE + len) {
+            for (let len; (len = wholeFrameAt(chunk, off, chunk.length, maxFrame)) >= 0; off += FRAME_HEADER_SIZE + len) {
               got.push(chunk.slice(off + FRAME_HEADER_SIZE, off + FRAME_HEADER_SIZE + len));
             }
             rest = chunk.subarray(off);

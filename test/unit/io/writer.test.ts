@@ -326,4 +326,14 @@ describe('FrameWriter: frames from a range of a buffer', () => {
     await nextTurn();
     expect(s.bytes()).toBe(want);
   });
+  it('writeFrameFrom copies a payload of COPY_LIMIT and more too: the source may be a read buffer used again', async () => {
+    const s = sink();
+    const w = new FrameWriter(s);
+    const src = payload(COPY_LIMIT * 2 + 10, 5);
+    const want = toHex(encodeFrame(src.slice(3, 3 + COPY_LIMIT + 1)));
+    w.writeFrameFrom(src, 3, COPY_LIMIT + 1);
+    src.fill(0);
+    await nextTurn();
+    expect(s.bytes()).toBe(want);
+  });
 });
