@@ -375,17 +375,19 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   /**
    * @internal The session's actor, created on its first lifecycle event in the machine's initial state,
    * live.connected, where a new session starts, or in away.stale when it went stale without one
-   * (session-effects.ts socketClosed). Sessions join the supervisor's actor system.
+   * (session-effects.ts socketClosed), counting the resumes it passed without one. Sessions join the supervisor's
+   * actor system.
    */
   actorOf(s: Session, inspected = false): Actor<SessionMachine> {
     if (s.actor) return s.actor;
     // XState announces an actor ('@xstate.actor') from its constructor: the filter must know beforehand.
     this.#inspection.creating = inspected;
-    const snapshot = s.awaySince === null ? undefined : awaySnapshot(this.sessionMachine, s.id, s.awaySince);
+    const snapshot = s.awaySince === null && s.resumes === 0 ? undefined : awaySnapshot(this.sessionMachine, s.id, s.awaySince, s.resumes);
     const actor = createActor(this.sessionMachine, { input: { id: s.id }, parent: this.#supervisor, ...(snapshot ? { snapshot } : {}) });
     this.#inspection.creating = false;
     s.actor = actor;
     s.awaySince = null;
+    s.resumes = 0;
     actor.start();
     return actor;
   }

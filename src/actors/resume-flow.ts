@@ -9,6 +9,7 @@ import { adoptSocket, detachSocket } from './client-path.js';
 import type { ClientSocket } from './client-sockets.js';
 import type { Edge } from './edge.js';
 import { kPending, PING_FRAME, type PendingConnection } from './handshake.js';
+import { resumedWithoutActor } from './session-effects.js';
 import type { Session } from './session.js';
 import { logId } from '../log.js';
 
@@ -47,8 +48,9 @@ export function requestResume(edge: Edge, p: PendingConnection, idBig: bigint): 
     round = s.challenges[0]!.attempt;
   } else {
     round = edge.nextAttempt();
-    const actor = edge.actorOf(s);
-    if (announcesRound(edge, actor)) {
+    // A stale session without an actor (nobody inspects it) gets none for its resume either.
+    const actor = staleWithoutActor(s) ? null : edge.actorOf(s);
+    if (actor && announcesRound(edge, actor)) {
       // The first challenge of a round moves the machine to `challenged`.
       actor.send({ type: 'resume.requested', attempt: round });
       if (actor.getSnapshot().context.attempt !== round) return 'session cannot be resumed now';
@@ -60,6 +62,11 @@ export function requestResume(edge: Edge, p: PendingConnection, idBig: bigint): 
   if (edge.debug) edge.log.debug({ sessionId: id, address: p.address, state: 'challenged' }, 'session.challenged');
   edge.onLifecycle?.({ type: 'session.challenged', sessionId: id });
   return s;
+}
+
+/** Stale without an actor (session-effects.ts socketClosed): its machine state is kept by the edge alone. */
+function staleWithoutActor(s: Session): boolean {
+  return s.actor === null && s.awaySince !== null;
 }
 
 /**
@@ -83,9 +90,13 @@ export function resumePassedHere(edge: Edge, p: PendingConnection): void {
   }
   s.challenges.splice(i, 1);
   s.winner = p;
-  const actor = edge.actorOf(s);
-  const announced = actor.getSnapshot().context.attempt === p.attempt;
-  actor.send({ type: announced ? 'resume.passed' : 'resume.completed', attempt: p.attempt });
+  if (staleWithoutActor(s)) {
+    resumedWithoutActor(edge, s);
+  } else {
+    const actor = edge.actorOf(s);
+    const announced = actor.getSnapshot().context.attempt === p.attempt;
+    actor.send({ type: announced ? 'resume.passed' : 'resume.completed', attempt: p.attempt });
+  }
   if (s.winner === p) {
     // The machine did not take it (the session is ending): drop the connection.
     s.winner = null;
@@ -110,9 +121,8 @@ export function resumeFailed(edge: Edge, p: PendingConnection, reason: string): 
   s.challenges.splice(i, 1);
   // The round ends when its last challenge failed; until then the others may still answer.
   // (A round the machine was not told of ends without an event: it is still stale.)
-  if (s.challenges.length === 0) {
-    const actor = edge.actorOf(s);
-    if (actor.getSnapshot().context.attempt === p.attempt) actor.send({ type: 'resume.failed', attempt: p.attempt, reason });
+  if (s.challenges.length === 0 && s.actor !== null && s.actor.getSnapshot().context.attempt === p.attempt) {
+    s.actor.send({ type: 'resume.failed', attempt: p.attempt, reason });
   }
 }
 

@@ -56,6 +56,8 @@ export class Session implements StaleLinks<Session>, Budgeted<Session> {
    * away.stale without one. Null otherwise (an actor's state is its own).
    */
   awaySince: number | null = null;
+  /** Resumes passed while it had no actor (resume-flow.ts): its actor's count starts from them when it is made. */
+  resumes = 0;
   socket: SessionSocket | null = null;
   writer: FrameWriter | null = null;
   decoder: FrameDecoder | null = null;

@@ -146,20 +146,24 @@ describe('edge resume', () => {
     const t = await fx.start();
     const c = await newSession();
     const s = t.edge.sessions.get(Number(c.id))!;
-    await goStale(c);
     const during: unknown[] = [];
-    await refused(resume(c.id, c, { wrongKey: true, onChallenge: () => void during.push(s.stateValue) }));
+    const watch = { onChallenge: () => void during.push(s.stateValue) };
+    // A failed takeover first: the session is live, so its round goes through the machine, which makes its actor.
+    await refused(resume(c.id, c, { wrongKey: true, ...watch }));
+    expect(s.actor).not.toBeNull();
+    await goStale(c);
+    await refused(resume(c.id, c, { wrongKey: true, ...watch }));
     await waitFor(() => t.edge.stats().handshaking === 0, 2000, 'the failed attempt to end');
     expect(s.stateValue).toEqual({ away: 'stale' });
-    const r = await resume(c.id, c, { onChallenge: () => void during.push(s.stateValue) });
+    const r = await resume(c.id, c, watch);
     expect(s.stateValue).toEqual({ live: 'connected' });
     expect(s.actor!.getSnapshot().context.resumes).toBe(1);
     // Half-open: the session is live, so the machine is told of the challenge.
-    await resume(c.id, c, { onChallenge: () => void during.push(s.stateValue) });
+    await resume(c.id, c, watch);
     await r.q.waitClosed(2000);
-    expect(during).toEqual([{ away: 'stale' }, { away: 'stale' }, { live: 'challenged' }]);
+    expect(during).toEqual([{ live: 'challenged' }, { away: 'stale' }, { away: 'stale' }, { live: 'challenged' }]);
     expect(s.actor!.getSnapshot().context.resumes).toBe(2);
-    expect(t.edge.counters).toMatchObject({ resumes: 2, resumesFailed: 1 });
+    expect(t.edge.counters).toMatchObject({ resumes: 2, resumesFailed: 2 });
   });
 
   it('takes over a half-open session: the old socket is closed and data flows on the new one only', async () => {

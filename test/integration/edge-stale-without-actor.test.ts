@@ -1,7 +1,8 @@
 // A session that never had a lifecycle event goes stale without an XState actor (session-effects.ts
 // socketClosed): away.stale, its effects applied directly. Every way out of away.stale must then work as through
 // the machine: expiry, eviction, a buffer overflow and a Kick end it (Failure as the machine sends it, or none for
-// a Kick), a resume replays its packets. Real sockets and master link; expiry on a simulated clock.
+// a Kick), a resume replays its packets (without an actor either). Real sockets and master link; expiry on a
+// simulated clock.
 import { describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
 import { SimClock } from '../../src/fuzz/clock.js';
@@ -69,7 +70,7 @@ describe('a stale session without an actor', () => {
     expect(t.edge.replayPool.bytesHeld).toBe(0);
   });
 
-  it('resumes with its packets; its actor, made then, carries on from away.stale', async () => {
+  it('resumes with its packets and still no actor; drops and resumes again; a takeover\'s actor counts every resume', async () => {
     const t = await fx.start({ clients: { missedPacketsBufferSize: 4 } });
     const c = await newSession();
     await dropToStale(t, c);
@@ -81,12 +82,32 @@ describe('a stale session without an actor', () => {
     expect(text(await r.q.next())).toBe('m1');
     expect(text(await r.q.next())).toBe('m2');
     await t.master.expect((p) => p.id === c.id && p.flag === Flag.Reconnection, 3000, 'Reconnection');
+    // The machine's resume.completed, applied without an actor: live.connected, out of the stale table and reaper.
+    expect(s.actor).toBeNull();
     expect(s.stateValue).toEqual({ live: 'connected' });
-    expect(s.actor!.getSnapshot().context).toMatchObject({ resumes: 1, staleSince: null, attempt: 0 });
+    expect(s.resumes).toBe(1);
     expect(t.edge.stale.size).toBe(0);
-    // Stale again, now through its actor.
+    expect(s.deadlineSlot).toBe(-1);
+    await marker(r, 'after the first resume');
+    // Stale again, and back again, without an actor.
     r.socket.destroy();
     await waitFor(() => t.edge.stale.has(s), 2000, 'stale again');
+    expect(s.stateValue).toEqual({ away: 'stale' });
+    t.master.send(c.id, Flag.Data, Buffer.from('m3'));
+    const r2 = await rawResume(t.port, c.id, c.keyPair);
+    expect(text(await r2.q.next())).toBe('m3');
+    expect(s.actor).toBeNull();
+    expect(s.resumes).toBe(2);
+    // A takeover (the session is live) goes through the machine: its actor starts from the two resumes.
+    const r3 = await rawResume(t.port, c.id, c.keyPair);
+    await r2.q.waitClosed(2000);
+    expect(s.actor).not.toBeNull();
+    expect(s.actor!.getSnapshot().context).toMatchObject({ resumes: 3, staleSince: null, attempt: 0 });
+    expect(s.stateValue).toEqual({ live: 'connected' });
+    await marker(r3, 'after the takeover');
+    expect(t.master.forId(c.id).filter((p) => p.flag === Flag.Reconnection)).toHaveLength(3);
+    r3.socket.destroy();
+    await waitFor(() => t.edge.stale.has(s), 2000, 'stale through the actor');
     expect(s.stateValue).toEqual({ away: 'stale' });
     expect(s.awaySince).toBeNull();
   });
