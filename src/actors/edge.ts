@@ -401,6 +401,11 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     else this.#dialDeferred = true;
   }
 
+  /** @internal Whether an inspector watches session `id` (its actor is then made at once, not on first need). */
+  inspects(id: number): boolean {
+    return this.#inspection.wants(id);
+  }
+
   /** @internal A session actor for `id` is about to be created elsewhere (restore); null: done. */
   willCreateActor(id: number | null): void {
     this.#inspection.creating = id !== null && this.#inspection.wants(id);

@@ -5,7 +5,7 @@ import type { StoredSession } from '../store/store.js';
 import { endSocket } from './client-path.js';
 import type { Edge } from './edge.js';
 import { restoreSession, toStored } from './session-persistence.js';
-import { socketClosed } from './session-effects.js';
+import { restoredAway, socketClosed } from './session-effects.js';
 
 /** Restores the store's sessions, all away: stale since their own time, else the shutdown, else now. */
 export function restoreSessions(edge: Edge, stored: StoredSession[], stoppedAt: number | null): void {
@@ -23,15 +23,21 @@ export function restoreSessions(edge: Edge, stored: StoredSession[], stoppedAt: 
   const since = (r: StoredSession): number => r.staleSince ?? stoppedAt ?? now;
   stored = [...stored].sort((a, b) => since(a) - since(b) || a.id - b.id);
   let buffered = 0;
+  // Only the sessions an inspector watches get their actor now, restored from its snapshot; the others go
+  // away.stale without one (restoredAway) and get it on their next lifecycle event.
   for (const r of stored) {
-    const s = restoreSession(r, ctx);
+    const s = restoreSession(r, ctx, edge.inspects(r.id));
     edge.sessions.set(s.id, s);
     buffered += s.missed?.count ?? 0;
     if (s.missed) edge.clientBudget.buffered(s);
   }
   for (const r of stored) {
     const s = edge.sessions.get(r.id);
-    if (!s?.actor) continue;
+    if (!s) continue;
+    if (!s.actor) {
+      restoredAway(edge, s, since(r));
+      continue;
+    }
     s.actor.start();
     s.actor.send({ type: 'edge.restored', at: since(r) });
     edge.onLifecycle?.({ type: 'session.stale', sessionId: s.id });

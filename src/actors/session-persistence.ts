@@ -12,9 +12,18 @@ export const RESTORED_ADDRESS = 'restored';
 /** What the store keeps of `s`: with its actor's persisted snapshot when it has an actor (else its stale time alone). */
 export function toStored(s: Session): StoredSession {
   const actor = s.actor;
-  const snapshot = actor ? actor.getPersistedSnapshot() : null;
+  // A session without an actor is in live.connected or away.stale (awaySince) with nothing but its resume count
+  // to keep: as a snapshot of that state when the count matters (what getPersistedSnapshot gives for it), else none.
+  const snapshot = actor ? actor.getPersistedSnapshot() : s.resumes > 0 ? awayPersisted(s) : null;
   const staleSince = actor ? actor.getSnapshot().context.staleSince : s.awaySince;
   return { id: s.id, clientKey: s.clientKey, createdAt: s.createdAt, staleSince, address: s.address, snapshot, replay: s.missed ? s.missed.toArray() : [] };
+}
+
+/** The persisted snapshot of a session without an actor (session-effects.ts awaySnapshot; the shape XState v5 persists). */
+function awayPersisted(s: Session): unknown {
+  const context = { id: s.id, staleSince: s.awaySince, attempt: 0, resumes: s.resumes, endReason: null };
+  const value = s.awaySince === null ? { live: 'connected' } : { away: 'stale' };
+  return { status: 'active', value, historyValue: {}, context, children: {} };
 }
 
 export interface RestoreContext {
@@ -33,10 +42,18 @@ export interface RestoreContext {
  * { snapshot })`), or created afresh when there is none or it does not fit the machine. The actor is not
  * started: the caller registers the session first, then starts it and sends `edge.restored`.
  */
-export function restoreSession(r: StoredSession, ctx: RestoreContext): Session {
+export function restoreSession(r: StoredSession, ctx: RestoreContext, withActor = true): Session {
   const s = new Session(r.id, r.clientKey, r.address ?? RESTORED_ADDRESS);
   s.createdAt = r.createdAt;
   if (r.replay.length > 0) s.missed = ReplayBuffer.from(ctx.pool, r.replay);
+  if (!withActor) {
+    // No actor yet (session-effects.ts restoredAway): of the snapshot only the resume count carries over; the
+    // rest is what edge.restored makes of any snapshot (away.stale, no round challenged, stale since `since`).
+    const resumes = restorableResumes(r);
+    if (resumes === null) ctx.onBadSnapshot(r.id, new Error('not a session snapshot of this machine'));
+    s.resumes = resumes ?? 0;
+    return s;
+  }
   let actor: Actor<SessionMachine> | null = null;
   ctx.creating(r.id);
   const snap = r.snapshot as { status?: unknown; context?: { id?: unknown } } | null;
@@ -50,4 +67,19 @@ export function restoreSession(r: StoredSession, ctx: RestoreContext): Session {
   s.actor = actor ?? createActor(ctx.machine, { input: { id: r.id }, parent: ctx.parent });
   ctx.creating(null);
   return s;
+}
+
+/**
+ * The resume count of a stored session's snapshot when the snapshot fits this machine (an active session of this
+ * id, in live or away, with a count), 0 when there is no snapshot (known from the journal alone), null when
+ * there is one that does not fit.
+ */
+function restorableResumes(r: StoredSession): number | null {
+  const snap = r.snapshot as { status?: unknown; value?: unknown; context?: { id?: unknown; resumes?: unknown } } | null;
+  if (snap === null || snap === undefined) return 0;
+  if (typeof snap !== 'object' || snap.status !== 'active' || snap.context?.id !== r.id) return null;
+  const v = snap.value;
+  if (v === null || typeof v !== 'object' || !('away' in v || 'live' in v)) return null;
+  const n = snap.context.resumes;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
