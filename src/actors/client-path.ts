@@ -112,6 +112,19 @@ export function forwardFrames(edge: Edge, s: Session, sock: ClientSocket, bytes 
   if (master.congested && s.socket === sock) pauseClient(edge, s);
 }
 
+/**
+ * The client closed its sending side (FIN): its session goes stale now, and the edge's FIN that answers follows
+ * what was queued for it. So a client that sees that FIN knows its session is stale here: master data from then
+ * on is buffered for it, not written to a closing socket. (The connection's limits are released at 'close'.)
+ */
+export function clientEnded(edge: Edge, sock: ClientSocket): void {
+  const s = sock[kSession];
+  if (!s || s.socket !== sock || sock[kPending]) return;
+  endSocket(edge, s);
+  edge.frameDeadlines.delete(s);
+  socketClosed(edge, s, 'closed', edge.clock.now());
+}
+
 export function clientClosed(edge: Edge, sock: ClientSocket): void {
   const addr = sock.remoteAddress ?? 'unknown';
   edge.admission.closed(addr);

@@ -10,6 +10,8 @@ export interface ClientSocketOwner {
   readonly log: Logger;
   onClientData(sock: ClientSocket, chunk: Buffer): void;
   onClientClose(sock: ClientSocket): void;
+  /** The peer closed its sending side (FIN); its own FIN follows on the next tick unless the owner ends it first. */
+  onClientEnd(sock: ClientSocket): void;
   /** Told when a session's socket emptied its queue ('drain') while counted as behind. */
   readonly clientBudget: { released(s: Session): void };
 }
@@ -45,6 +47,7 @@ function onHandshakeTimeout(p: PendingConnection): void {
 export function watchClientSocket(sock: ClientSocket, owner: ClientSocketOwner): void {
   sock[kEdge] = owner;
   sock.on('data', onSocketData);
+  sock.on('end', onSocketEnd);
   sock.on('close', onSocketClose);
   sock.on('drain', onSocketDrain);
   sock.on('error', noop);
@@ -59,6 +62,10 @@ function onSocketData(this: ClientSocket, chunk: Buffer): void {
     edge.log.error({ address: this.remoteAddress, err: err instanceof Error ? err.stack : String(err) }, 'client.data_failed');
     this.destroy();
   }
+}
+
+function onSocketEnd(this: ClientSocket): void {
+  this[kEdge]!.onClientEnd(this);
 }
 
 function onSocketClose(this: ClientSocket): void {

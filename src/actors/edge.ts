@@ -19,7 +19,7 @@ import { IdAllocator } from '../store/ids.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { SessionStore } from '../store/store.js';
 import { Admission } from './admission.js';
-import { adoptSocket, clientClosed, clientData, resumePaused, slowFrame } from './client-path.js';
+import { adoptSocket, clientClosed, clientData, clientEnded, resumePaused, slowFrame } from './client-path.js';
 import { armHandshakeTimeout, noop, watchClientSocket, type ClientSocket, type ClientSocketOwner } from './client-sockets.js';
 import { systemClock, type EdgeClock } from './clock.js';
 import { joinCluster } from './cluster-glue.js';
@@ -449,6 +449,10 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
 
   onClientClose(sock: ClientSocket): void {
     clientClosed(this, sock);
+  }
+
+  onClientEnd(sock: ClientSocket): void {
+    clientEnded(this, sock);
   }
 
   // ---------------------------------------------------------------- handshake host

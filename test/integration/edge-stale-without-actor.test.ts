@@ -1,8 +1,9 @@
 // A session that never had a lifecycle event goes stale without an XState actor (session-effects.ts
 // socketClosed): away.stale, its effects applied directly. Every way out of away.stale must then work as through
 // the machine: expiry, eviction, a buffer overflow and a Kick end it (Failure as the machine sends it, or none for
-// a Kick), a resume replays its packets (without an actor either). Real sockets and master link; expiry on a
-// simulated clock.
+// a Kick), a resume replays its packets (without an actor either). A client's FIN makes it stale before the
+// edge's FIN answers. Real sockets and master link; expiry on a simulated clock.
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Flag } from '../../src/io/firehose.js';
 import { SimClock } from '../../src/fuzz/clock.js';
@@ -68,6 +69,24 @@ describe('a stale session without an actor', () => {
     expect(t.master.forId(c.id).filter((p) => p.flag === Flag.Failure)).toHaveLength(0);
     expect(t.edge.stale.size).toBe(0);
     expect(t.edge.replayPool.bytesHeld).toBe(0);
+  });
+
+  it('is stale by the time a client that half-closed gets the edge\'s FIN: master data from then on is kept for it', async () => {
+    const t = await fx.start({ clients: { missedPacketsBufferSize: 4 } });
+    const c = await newSession();
+    const s = t.edge.sessions.get(Number(c.id))!;
+    // The edge's side of the connection: 'finish' once its FIN is handed to the kernel ('close' comes after it).
+    const edgeSide = s.socket!;
+    const finished = once(edgeSide, 'finish').then(() => t.edge.stale.has(s));
+    c.socket.end();
+    expect(await finished).toBe(true);
+    await once(c.socket, 'end');
+    expect(s.socket).toBeNull();
+    t.master.send(c.id, Flag.Data, Buffer.from('after the FIN'));
+    await waitFor(() => s.missed?.count === 1, 2000, 'buffered');
+    const r = await rawResume(t.port, c.id, c.keyPair);
+    expect(text(await r.q.next())).toBe('after the FIN');
+    r.socket.destroy();
   });
 
   it('resumes with its packets and still no actor; drops and resumes again; a takeover\'s actor counts every resume', async () => {
