@@ -77,7 +77,7 @@ describe('a stale session without an actor', () => {
     const s = t.edge.sessions.get(Number(c.id))!;
     // The edge's side of the connection: 'finish' once its FIN is handed to the kernel ('close' comes after it).
     const edgeSide = s.socket!;
-    const finished = once(edgeSide, 'finish').then(() => t.edge.stale.has(s));
+    const finished = new Promise<boolean>((resolve) => edgeSide.once('finish', () => resolve(t.edge.stale.has(s))));
     c.socket.end();
     expect(await finished).toBe(true);
     await once(c.socket, 'end');
