@@ -19,7 +19,7 @@ import { IdAllocator } from '../store/ids.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { SessionStore } from '../store/store.js';
 import { Admission } from './admission.js';
-import { adoptSocket, clientClosed, clientData, clientEnded, resumePaused, slowFrame } from './client-path.js';
+import { clientClosed, clientData, clientEnded, resumePaused, slowFrame } from './client-path.js';
 import { armHandshakeTimeout, noop, watchClientSocket, type ClientSocket, type ClientSocketOwner } from './client-sockets.js';
 import { systemClock, type EdgeClock } from './clock.js';
 import { joinCluster } from './cluster-glue.js';
@@ -28,6 +28,7 @@ import { kPending, PendingConnection, type HandshakeHost } from './handshake.js'
 import { InspectFilter } from './inspect-filter.js';
 import { KeyQueue } from './key-queue.js';
 import { MasterLink } from './master-link.js';
+import { createSession } from './new-session.js';
 import { clientBufferBudget, routeMasterPacket } from './master-router.js';
 import { SlabPool } from './replay-buffer.js';
 import { requestResume, resumeFailed, resumePassedHere } from './resume-flow.js';
@@ -392,10 +393,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     return actor;
   }
 
-  /**
-   * @internal The supervisor dials the master (at start and after each backoff). Before every listener is bound
-   * the dial waits for them: the master never sees a link from an edge that does not accept clients yet.
-   */
+  /** @internal The supervisor dials the master; until every listener is bound the dial waits for them. */
   dialMaster(): void {
     if (this.#serving) this.masterLink.dial();
     else this.#dialDeferred = true;
@@ -458,35 +456,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   // ---------------------------------------------------------------- handshake host
 
   createSession(p: PendingConnection, clientKey: Uint8Array): void {
-    const id = this.clusterGlue ? this.clusterGlue.nextId() : this.#ids.take();
-    if (id === null) {
-      p.fail(
-        this.clusterGlue
-          ? 'cluster store unreachable and this edge has no session id left: new sessions are refused until it is back'
-          : `no session id available yet from the ${this.store.kind} store`,
-        this.clusterGlue ? 'VL_ERR_CLUSTER_UNAVAILABLE' : 'VL_ERR_NO_IDS',
-      );
-      return;
-    }
-    const s = new Session(id, clientKey, p.address);
-    s.createdAt = this.clock.now();
-    // Recorded before the ClientId below can leave the process (the journal writes first in a turn).
-    this.store.created(id, clientKey, s.createdAt, p.address);
-    this.sessions.set(id, s);
-    this.clusterGlue?.created(s);
-    this.counters.sessionsOpened++;
-    // Derived in idle time now rather than during a reconnect storm, when every resume would need it at once.
-    this.keyQueue.add(s);
-    // An inspected session gets its actor at once so the inspector sees it from the start; others get
-    // theirs at their first lifecycle event.
-    if (this.#inspection.wants(id)) this.actorOf(s, true);
-    p.handOver();
-    const sock = p.socket as ClientSocket;
-    sock[kPending] = undefined;
-    adoptSocket(this, s, sock, p);
-    s.writer!.writeFrame(encodeHandshake({ type: 'ClientId', id: BigInt(id) }));
-    this.log.info({ sessionId: id, address: p.address, state: 'connected' }, 'session.created');
-    this.onLifecycle?.({ type: 'session.created', sessionId: id });
+    createSession(this, p, clientKey, this.clusterGlue ? this.clusterGlue.nextId() : this.#ids.take());
   }
 
   requestResume(p: PendingConnection, idBig: bigint): Session | string | Promise<Session | string> {
