@@ -25,9 +25,10 @@ let poolPos = 0;
 
 /** A fresh region of at least `n` bytes; regions are never handed out twice. */
 function takeRegion(n: number): Uint8Array {
-  if (n > POOL_SLAB / 4) return new Uint8Array(n);
+  // Not zero-filled: a writer hands to its socket only the bytes it wrote into its region.
+  if (n > POOL_SLAB / 4) return Buffer.allocUnsafeSlow(n);
   if (POOL_SLAB - poolPos < n) {
-    pool = new Uint8Array(POOL_SLAB);
+    pool = Buffer.allocUnsafeSlow(POOL_SLAB);
     poolPos = 0;
   }
   const r = pool.subarray(poolPos, poolPos + n);
@@ -173,6 +174,19 @@ export class FrameWriter {
    * always copied, whatever the size (`src` may be a read buffer that the next read overwrites), with no view made.
    */
   writeFrameFrom(src: Uint8Array, start: number, len: number): void {
+    if (len >= COPY_LIMIT) {
+      // A large payload gets its own copy, queued as a piece: growing the region to hold it would copy the
+      // region's earlier bytes again (and a turn of 16 KiB frames would keep reallocating it).
+      const copy = Buffer.allocUnsafe(len);
+      copy.set(new Uint8Array(src.buffer, src.byteOffset + start, len), 0);
+      const at = this.#reserve(4);
+      writeU32LE(this.#slab, at, len);
+      this.#seal();
+      this.#pieces.push(copy);
+      this.#pending += len;
+      this.#mark();
+      return;
+    }
     const at = this.#reserve(4 + len);
     const slab = this.#slab;
     writeU32LE(slab, at, len);
