@@ -1,9 +1,10 @@
 // Sessions to and from the session store: a session's record at shutdown (its actor's persisted snapshot, its
 // replay buffer) and a restored session at start (its actor rebuilt from that snapshot, away until its client is back).
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
-import type { SessionMachine } from '../machines/session.js';
+import { sessionMachine, type SessionMachine } from '../machines/session.js';
 import type { StoredSession } from '../store/store.js';
 import { ReplayBuffer, type SlabPool } from './replay-buffer.js';
+import { awaySnapshot } from './session-effects.js';
 import { Session } from './session.js';
 
 /** The address a restored session reports until its client is back. */
@@ -13,17 +14,14 @@ export const RESTORED_ADDRESS = 'restored';
 export function toStored(s: Session): StoredSession {
   const actor = s.actor;
   // A session without an actor is in live.connected or away.stale (awaySince) with nothing but its resume count
-  // to keep: as a snapshot of that state when the count matters (what getPersistedSnapshot gives for it), else none.
-  const snapshot = actor ? actor.getPersistedSnapshot() : s.resumes > 0 ? awayPersisted(s) : null;
+  // to keep: as the machine's persisted snapshot of that state when the count matters, else none.
+  const snapshot = actor
+    ? actor.getPersistedSnapshot()
+    : s.resumes > 0
+      ? sessionMachine.getPersistedSnapshot(awaySnapshot(sessionMachine, s.id, s.awaySince, s.resumes))
+      : null;
   const staleSince = actor ? actor.getSnapshot().context.staleSince : s.awaySince;
   return { id: s.id, clientKey: s.clientKey, createdAt: s.createdAt, staleSince, address: s.address, snapshot, replay: s.missed ? s.missed.toArray() : [] };
-}
-
-/** The persisted snapshot of a session without an actor (session-effects.ts awaySnapshot; the shape XState v5 persists). */
-function awayPersisted(s: Session): unknown {
-  const context = { id: s.id, staleSince: s.awaySince, attempt: 0, resumes: s.resumes, endReason: null };
-  const value = s.awaySince === null ? { live: 'connected' } : { away: 'stale' };
-  return { status: 'active', value, historyValue: {}, context, children: {} };
 }
 
 export interface RestoreContext {
