@@ -179,13 +179,7 @@ export class FrameWriter {
       // region's earlier bytes again (and a turn of 16 KiB frames would keep reallocating it).
       const copy = Buffer.allocUnsafe(len);
       copy.set(new Uint8Array(src.buffer, src.byteOffset + start, len), 0);
-      const at = this.#reserve(4);
-      writeU32LE(this.#slab, at, len);
-      this.#seal();
-      this.#pieces.push(copy);
-      this.#pending += len;
-      this.#mark();
-      return;
+      return this.writeFrame(copy);
     }
     const at = this.#reserve(4 + len);
     const slab = this.#slab;
