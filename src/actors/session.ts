@@ -32,20 +32,31 @@ export interface SessionClusterState {
 }
 
 const INITIAL_STATE = Object.freeze({ live: 'connected' });
+/** The X coordinate's place for a client key of another shape (kept in #otherKey). */
+const NO_X = '\0'.repeat(32);
+
+/** Bytes as a flat one-byte string, one character per byte. */
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+}
+
+function bytesOf(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.length);
+}
 const AWAY_STALE = Object.freeze({ away: 'stale' });
 
 export class Session implements StaleLinks<Session>, Budgeted<Session> {
   readonly id: number;
   /**
-   * The client's key and, once derived, the session key, in one 64-byte array (kept on the JS heap, where a
-   * typed array of at most 64 bytes lives): the X coordinate of the client's compressed key, then the session
-   * key; the compressed key's prefix byte (2 or 3) is #prefix. Two separate arrays cost ~200 B more per session.
+   * The X coordinate of the client's compressed key and, once derived, the session key after it: 32 or 64
+   * bytes, one per character of a flat one-byte string (48 or 80 B on the heap; a 64-byte typed array with its
+   * ArrayBuffer costs about 250 B, which was a tenth of an idle session). The compressed key's prefix byte
+   * (2 or 3) is #prefix. Read back into fresh arrays only when used (a resume, the state file).
    */
-  readonly #keys = new Uint8Array(64);
+  #keys: string;
   #prefix = 0;
   /** A client key of another shape, kept as given (not expected: keys are stored compressed). */
   #otherKey: Uint8Array | null = null;
-  #keyed = false;
   /**
    * The session's XState actor, created on its first lifecycle event (Edge.#actorOf): until then the
    * session is in the machine's initial state, live.connected, and an idle new session costs no actor.
@@ -98,9 +109,10 @@ export class Session implements StaleLinks<Session>, Budgeted<Session> {
     this.address = address;
     if (clientKey.length === 33 && (clientKey[0] === 2 || clientKey[0] === 3)) {
       this.#prefix = clientKey[0];
-      this.#keys.set(clientKey.subarray(1), 0);
+      this.#keys = latin1(clientKey.subarray(1));
     } else {
       this.#otherKey = Uint8Array.from(clientKey);
+      this.#keys = NO_X;
     }
   }
 
@@ -109,23 +121,30 @@ export class Session implements StaleLinks<Session>, Budgeted<Session> {
     if (this.#otherKey) return this.#otherKey.slice();
     const k = new Uint8Array(33);
     k[0] = this.#prefix;
-    k.set(this.#keys.subarray(0, 32), 1);
+    bytesOf(k).write(this.#keys, 1, 32, 'latin1');
     return k;
   }
 
-  /** The 32-byte session key, derived with `derive` on first use (then kept); a view, not to be written. */
+  /** The 32-byte session key, derived with `derive` on first use (then kept); a fresh copy. */
   sessionKey(derive: (clientKey: Uint8Array) => Uint8Array | Error): Uint8Array | Error {
-    if (this.#keyed) return this.#keys.subarray(32);
+    if (this.#keys.length === 64) {
+      const k = new Uint8Array(32);
+      bytesOf(k).write(this.#keys.slice(32), 0, 32, 'latin1');
+      return k;
+    }
     const k = derive(this.clientKey);
     if (k instanceof Error) return k;
     if (k.length !== 32) return new Error(`session key of ${k.length} bytes, expected 32`);
-    this.#keys.set(k, 32);
-    this.#keyed = true;
-    return this.#keys.subarray(32);
+    // One flat string of 64 (a concatenation would be a pair of pointers to both halves).
+    const both = Buffer.allocUnsafe(64);
+    both.write(this.#keys, 0, 32, 'latin1');
+    both.set(k, 32);
+    this.#keys = both.toString('latin1');
+    return Uint8Array.from(k);
   }
 
   get hasSessionKey(): boolean {
-    return this.#keyed;
+    return this.#keys.length === 64;
   }
 
   /** The machine's state value; without an actor, the initial state or away.stale (`awaySince`). */
