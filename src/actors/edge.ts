@@ -37,6 +37,7 @@ import { detachAll, restoreSessions, saveAll } from './session-keeping.js';
 import { toStored } from './session-persistence.js';
 import { Session } from './session.js';
 import { StaleReaper } from './stale-reaper.js';
+import { IdleMemory } from './idle-memory.js';
 import { StaleTable } from './stale-table.js';
 import type { ClientBufferBudget } from './client-budget.js';
 import { transportOf, type ClientConnection, type TransportName } from './transports/connection.js';
@@ -84,7 +85,6 @@ export interface EdgeStats {
   masterConnected: boolean;
   heldForMaster: number;
 }
-
 
 /** Counters for status, metrics and tests. */
 export interface EdgeCounters {
@@ -148,6 +148,8 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   readonly keyQueue = new KeyQueue((s) => {
     if (!s.hasSessionKey && this.sessions.get(s.id) === s) this.deriveSessionKey(s);
   });
+  /** @internal The young generation given back after bursts (general.release_idle_memory); made once serving. */
+  idleMemory: IdleMemory | null = null;
   /** @internal Cluster mode: sessions shared with other edges through Redis or the primary process (src/cluster/). */
   readonly clusterGlue: EdgeCluster | null;
   /** @internal Where sessions outlive the process. */
@@ -251,6 +253,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     this.config = config;
     this.admission.applySettings(config);
     this.frameDeadlines.configure(config.limits.frameTimeoutSecs, config.limits.minFrameBytesPerSec);
+    this.idleMemory?.setEnabled(config.general.releaseIdleMemory);
   }
 
   /** Binds the listener and starts dialing the master. Resolves with the bound address. */
@@ -279,6 +282,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
       throw err;
     }
     this.#serving = true;
+    this.idleMemory = new IdleMemory({ enabled: this.config.general.releaseIdleMemory, log: this.log });
     if (this.#dialDeferred) {
       this.#dialDeferred = false;
       if (!this.#stopping) this.masterLink.dial();
@@ -349,6 +353,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     this.#stopping = true;
     this.reaper.stop();
     this.keyQueue.stop();
+    this.idleMemory?.stop();
     this.log.info({ sessions: this.sessions.size }, 'edge.draining');
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const transportsClosed = this.transports.close();
@@ -444,11 +449,9 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
   onClientData(sock: ClientSocket, chunk: Buffer): void {
     clientData(this, sock, chunk);
   }
-
   onClientClose(sock: ClientSocket): void {
     clientClosed(this, sock);
   }
-
   onClientEnd(sock: ClientSocket): void {
     clientEnded(this, sock);
   }

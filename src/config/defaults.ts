@@ -3,7 +3,7 @@
 import { deepFreeze, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG: Config = deepFreeze({
-  general: { logLevel: 'info', inspectPort: 0, workers: 1, refusalLogIntervalSecs: 10, keyFile: 'voltlane.key' },
+  general: { logLevel: 'info', inspectPort: 0, workers: 1, refusalLogIntervalSecs: 10, keyFile: 'voltlane.key', releaseIdleMemory: true },
   listener: { address: { host: '127.0.0.1', port: 42000 } },
   master: {
     address: { host: '127.0.0.1', port: 42001 },
@@ -111,6 +111,14 @@ refusal_log_interval_secs = 10
 # mounted secret); a key that others can read, or its group can write, is
 # refused. Needs a restart to change.
 key_file = "voltlane.key"
+
+# A burst of new connections makes the JavaScript engine grow its young
+# generation (up to 32 MiB), and an edge that then sits idle with its clients
+# would keep that memory for a long while. true (the default): once the edge
+# has been idle for a few seconds after a burst, it asks for a small garbage
+# collection (about a millisecond) so the memory goes back to the system;
+# nothing happens while the edge is busy. false leaves it to the engine.
+release_idle_memory = true
 
 [listener]
 # Address to listen on for clients, as host:port. For example 127.0.0.1:42000,

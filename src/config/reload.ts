@@ -20,7 +20,7 @@ type ReloadTable = { readonly [S in SectionName]-?: { readonly [F in keyof Secti
  * its own limit from the start as well, so raising the timeout past it needs a restart for TLS handshakes.
  */
 export const RELOAD: ReloadTable = {
-  general: { logLevel: 'live', inspectPort: 'restart', workers: 'restart', refusalLogIntervalSecs: 'live', keyFile: 'restart' },
+  general: { logLevel: 'live', inspectPort: 'restart', workers: 'restart', refusalLogIntervalSecs: 'live', keyFile: 'restart', releaseIdleMemory: 'live' },
   listener: { address: 'restart' },
   master: { address: 'restart', channelCapacity: 'restart', channelCapacityBytes: 'restart', reconnectMinMs: 'live', reconnectMaxMs: 'live' },
   clients: {

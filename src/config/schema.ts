@@ -16,6 +16,8 @@ export interface Config {
     refusalLogIntervalSecs: number;
     /** The edge's secret key file; relative paths are resolved against the config file's directory. */
     keyFile: string;
+    /** Ask V8 for a young-generation collection when idle after a burst, so that its grown memory goes back. */
+    releaseIdleMemory: boolean;
   };
   listener: { address: HostPort };
   master: {
@@ -308,6 +310,7 @@ export const SCHEMA: Schema = {
     workers: { key: 'workers', rule: workers() },
     refusalLogIntervalSecs: { key: 'refusal_log_interval_secs', rule: integer(0, 86_400, ' number of seconds') },
     keyFile: { key: 'key_file', rule: filePath('a file path', true) },
+    releaseIdleMemory: { key: 'release_idle_memory', rule: boolean() },
   },
   listener: {
     address: { key: 'address', rule: address({ allowPortZero: true }) },

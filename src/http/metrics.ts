@@ -137,6 +137,7 @@ export class EdgeMetrics {
     total('voltlane_failures_sent_total', 'Failure packets sent to the master', () => edge.counters.failuresSent);
     total('voltlane_kicks_total', 'Sessions ended by a Kick from the master', () => edge.counters.kicks);
     total('voltlane_replayed_packets_total', 'Missed packets replayed to resumed clients', () => edge.counters.replayed);
+    total('voltlane_idle_memory_releases_total', 'Young generations given back to the system after a burst (general.release_idle_memory)', () => edge.idleMemory?.releases ?? 0);
     gauge('voltlane_replay_buffer_packets', 'Master packets held for stale sessions', () => scan().missedPackets);
     gauge('voltlane_replay_buffer_bytes', 'Bytes held for stale sessions', () => scan().missedBytes);
     gauge(

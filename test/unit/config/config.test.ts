@@ -18,7 +18,7 @@ import {
 
 // Written out by hand from the brief, so a changed default in src/ fails here.
 const EXPECTED_DEFAULTS: Config = {
-  general: { logLevel: 'info', inspectPort: 0, workers: 1, refusalLogIntervalSecs: 10, keyFile: 'voltlane.key' },
+  general: { logLevel: 'info', inspectPort: 0, workers: 1, refusalLogIntervalSecs: 10, keyFile: 'voltlane.key', releaseIdleMemory: true },
   listener: { address: { host: '127.0.0.1', port: 42000 } },
   master: {
     address: { host: '127.0.0.1', port: 42001 },
@@ -58,7 +58,7 @@ const EXPECTED_DEFAULTS: Config = {
 };
 
 const EXPECTED_KEYS: Record<string, string[]> = {
-  general: ['log_level', 'inspect_port', 'workers', 'refusal_log_interval_secs', 'key_file'],
+  general: ['log_level', 'inspect_port', 'workers', 'refusal_log_interval_secs', 'key_file', 'release_idle_memory'],
   listener: ['address'],
   master: ['address', 'channel_capacity', 'channel_capacity_bytes', 'reconnect_min_ms', 'reconnect_max_ms'],
   clients: [
@@ -310,6 +310,7 @@ describe('precedence: flag > environment > .env > file > default', () => {
       VOLTLANE_WEBSOCKET_TLS: 'true',
       VOLTLANE_WEBSOCKET_ALLOWED_ORIGINS: 'https://a.example, http://b.example:8080',
       VOLTLANE_STATE_PERSIST_SESSIONS: 'false',
+      VOLTLANE_GENERAL_RELEASE_IDLE_MEMORY: 'false',
       VOLTLANE_LIMITS_CLIENT_BUFFER_BUDGET_BYTES: '1048576',
     });
     let n = 3;
