@@ -6,6 +6,7 @@ import { detachSocket, forwardFrames } from './client-path.js';
 import type { ClientSocket } from './client-sockets.js';
 import type { Edge } from './edge.js';
 import { routeMasterFrame } from './master-router.js';
+import { replayRelease } from './replay-buffer.js';
 import { completeResume, resumeFailed, resumePassedHere } from './resume-flow.js';
 import type { Session } from './session.js';
 import { socketClosed } from './session-effects.js';
@@ -49,8 +50,7 @@ export function joinCluster(edge: Edge, store: ClusterMember): EdgeCluster {
       if (s.socket) detachSocket(edge, s, true);
       // Out of the registry first: the actor's effects then find no session and do nothing; kick ends it.
       s.actor?.send({ type: 'session.kick' });
-      s.missed?.clear();
-      s.missed = null;
+      s.replay = replayRelease(s.replay);
       edge.clientBudget.unbuffered(s);
       edge.onLifecycle?.({ type: 'session.reaped', sessionId: s.id, reason: 'moved to another edge' });
     },

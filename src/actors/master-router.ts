@@ -5,7 +5,7 @@ import { Flag, readIdNumber, readU64LE, TAG_SIZE } from '../io/firehose.js';
 import { logId } from '../log.js';
 import type { Edge } from './edge.js';
 import { overflow } from './client-path.js';
-import { ReplayBuffer } from './replay-buffer.js';
+import { replayAppend, replayCount, replayPush, replayRelease } from './replay-buffer.js';
 import { BEHIND_BYTES, ClientBufferBudget, resolveBudget } from './client-budget.js';
 import type { Session } from './session.js';
 
@@ -82,29 +82,32 @@ function traceMasterData(edge: Edge, f: Uint8Array, s: Session | undefined): voi
 
 /**
  * Master data for a stale session, `buf[from, from + n)`: copied into its replay buffer, or the overflow path past
- * the buffer's bounds. A copy and a few compares per packet, no object.
+ * the buffer's bounds. A packet that fits its buffer's block is a few compares and a copy (no object, no call into
+ * the budget); the budget is asked when the buffer takes a block or outgrows it.
  */
 function bufferMissed(edge: Edge, s: Session, buf: Uint8Array, from: number, n: number): void {
   const C = edge.config.clients;
-  const missed = s.missed;
-  let over = missed === null ? C.missedPacketsBufferSize < 1 || n > C.missedPacketsBufferBytes : missed.count >= C.missedPacketsBufferSize || missed.bytes + n > C.missedPacketsBufferBytes;
-  if (!over) {
+  const h = s.replay;
+  let need = replayAppend(h, buf, from, n, C.missedPacketsBufferSize, C.missedPacketsBufferBytes);
+  if (need > 0) {
     // The memory budget shared by every client: older replay buffers (perhaps this one) give way first.
-    const grow = missed === null ? ReplayBuffer.footprintFor(n) : missed.footprintAfter(n) - missed.footprint;
-    if (!edge.clientBudget.roomForReplay(s, grow)) {
-      if (edge.sessions.get(s.id) !== s || s.missed !== missed) return; // this session's own buffer was dropped
-      over = true;
+    if (edge.clientBudget.roomForReplay(s, need)) {
+      s.replay = replayPush(edge.replayPool, h, buf, from, n);
+      if (s.budgetReplay === null) edge.clientBudget.buffered(s);
+      need = 0;
+    } else {
+      if (edge.sessions.get(s.id) !== s || s.replay !== h) return; // this session's own buffer was dropped
+      need = -1;
     }
   }
-  if (over) {
-    edge.log.info({ sessionId: s.id, buffered: missed?.count ?? 0 }, 'session.missed_overflow');
+  if (need < 0) {
+    edge.log.info({ sessionId: s.id, buffered: replayCount(h) }, 'session.missed_overflow');
     edge.clusterGlue?.overflowing(s, buf.subarray(from, from + n));
     edge.actorOf(s).send({ type: 'missed.overflow' });
     return;
   }
-  (s.missed ??= new ReplayBuffer(edge.replayPool)).push(buf, from, n);
-  if (s.budgetReplay === null) edge.clientBudget.buffered(s);
-  edge.clusterGlue?.buffered(s, buf.subarray(from, from + n));
+  const glue = edge.clusterGlue;
+  if (glue !== null) glue.buffered(s, buf.subarray(from, from + n));
 }
 
 /** The edge's client buffer budget: replay buffers dropped as below, clients behind cut off like any too slow. */
@@ -126,8 +129,7 @@ export function clientBufferBudget(edge: Edge): ClientBufferBudget<Session> {
  */
 export function dropReplayBuffer(edge: Edge, s: Session): void {
   if (edge.sessions.get(s.id) !== s || s.socket !== null) return;
-  s.missed?.clear();
-  s.missed = null;
+  s.replay = replayRelease(s.replay);
   edge.actorOf(s).send({ type: 'missed.overflow' });
 }
 

@@ -1,52 +1,106 @@
 // Replay buffers: the master packets kept for a stale session, stored compactly as length-prefixed records in one
-// block per session carved from pooled slabs (no object per packet), exportable in order and rebuildable.
+// block per session carved from pooled slabs. A buffer is a number, the handle of its block: no object per buffer,
+// per block or per packet, and its holder (a Session) keeps it in one field. The block starts with the buffer's
+// record bytes and record count, so that a packet buffered touches its session, its block and the (few, shared)
+// slab objects, nothing else. An empty buffer (NO_REPLAY) is a block of size 0 in a slab of its own, so that the
+// first packet takes the same path as one that outgrows its block.
 
 /** Bytes of the length prefix stored with each packet. */
 export const RECORD_HEADER = 4;
+/** A buffer with no packet (and no block of its own). */
+export const NO_REPLAY = 0;
+/**
+ * Heap bytes a buffer costs besides its block (the client budget's queue entry for it), counted in
+ * `SlabPool.bytesHeld` so that a memory budget sees what a stale session's buffer really takes.
+ */
+export const BUFFER_OVERHEAD = 64;
+
+/** The block's own header: u32 bytes of records after it, u32 records (read and written through `Slab.words`). */
+const BLOCK_HEADER = 8;
 /** Smallest block handed out; blocks are powers of two from here. */
 const MIN_BLOCK = 64;
 const MIN_SHIFT = 6;
+/**
+ * What a first block grows to: room for ten 16-byte packets in one step (64 -> 256 B), where doubling took two
+ * (64 -> 128 -> 256 B) for the same memory. Larger blocks double.
+ */
+const FIRST_GROWTH = 256;
 /** Largest block carved from a slab; larger buffers get a block of their own. */
 const MAX_POOLED_BLOCK = 64 * 1024;
 const SLAB_BYTES = 256 * 1024;
 const CLASSES = Math.log2(MAX_POOLED_BLOCK) - MIN_SHIFT + 1;
-/**
- * Heap bytes a buffer costs besides its block (the ReplayBuffer object and the block's view), counted in
- * `SlabPool.bytesHeld` so that a memory budget sees what a stale session's buffer really takes.
- */
-export const BUFFER_OVERHEAD = 160;
+/** A handle is `slab index << UNIT_BITS | block offset / MIN_BLOCK`: a small integer while indexes stay below MAX_SLABS. */
+const UNIT_BITS = Math.log2(SLAB_BYTES / MIN_BLOCK);
+const UNIT_MASK = (1 << UNIT_BITS) - 1;
+/** Slabs alive at once, all pools together (128 GiB of pooled slabs): handles stay below 2^31. */
+const MAX_SLABS = 1 << (31 - UNIT_BITS);
 
 interface Slab {
-  bytes: Uint8Array;
-  /** Its size class, or -1 for a block of its own (larger than MAX_POOLED_BLOCK). */
-  cls: number;
+  /** Its pool (null: the empty buffer's). */
+  readonly pool: SlabPool | null;
+  readonly index: number;
+  readonly bytes: Uint8Array;
+  /** The same memory as 32-bit words, for block headers (blocks are 64-byte aligned). */
+  readonly words: Int32Array;
+  /** Size of its blocks (a block of its own: its whole size). */
+  readonly size: number;
+  /** Its size class (-1: a block of its own, larger than MAX_POOLED_BLOCK). */
+  readonly cls: number;
+  /** Blocks in use. */
   used: number;
+  /** Offset of the first block never handed out: blocks are carved from the start as they are needed. */
+  next: number;
+  /** Offset of the last block freed (-1: none); a free block's first word holds the offset of the one freed before it. */
+  freeHead: number;
+  /** Position in its class's list of slabs with a free block (-1: not in it). */
+  availAt: number;
 }
 
 interface SizeClass {
   size: number;
-  /** Free blocks as handles; entries of released slabs are skipped (and counted in `dead`). */
-  free: number[];
-  dead: number;
+  /** Slabs of this class with a free block, the one blocks are taken from last. */
+  avail: Slab[];
   /** Slabs of this class with no block in use (one is kept, the others are released). */
   empty: number;
 }
 
+/**
+ * Every slab alive, by index (all pools of the process: a handle finds its slab with no pool at hand). Indexes of
+ * released slabs are reused, so they stay as few as the slabs alive.
+ */
+const slabTable: Array<Slab | null> = [];
+const freeIndexes: number[] = [];
+/** Slab 0 holds NO_REPLAY: a block of size 0 whose header says no records. */
+const emptyBytes = new Uint8Array(BLOCK_HEADER);
+slabTable.push({ pool: null, index: 0, bytes: emptyBytes, words: new Int32Array(emptyBytes.buffer), size: 0, cls: -1, used: 1, next: 0, freeHead: -1, availAt: -1 });
+
 /** The block size for `n` bytes: a power of two, at least MIN_BLOCK. */
 function blockSize(n: number): number {
-  return n <= MIN_BLOCK ? MIN_BLOCK : 2 ** (32 - Math.clz32(n - 1));
+  if (n <= MIN_BLOCK) return MIN_BLOCK;
+  return n <= 1 << 30 ? 1 << (32 - Math.clz32(n - 1)) : 2 ** Math.ceil(Math.log2(n));
+}
+
+/** The block a full block of `cap` bytes (0: none) grows to for `need` bytes. */
+function grownSize(cap: number, need: number): number {
+  return blockSize(Math.max(need, cap === MIN_BLOCK ? FIRST_GROWTH : cap * 2));
+}
+
+/** What a buffer whose block has `size` bytes counts for (0: the empty buffer). */
+function footprintOf(size: number): number {
+  return size === 0 ? 0 : size + BUFFER_OVERHEAD;
+}
+
+function slabOf(h: number): Slab {
+  return slabTable[h >>> UNIT_BITS]!;
 }
 
 /**
  * A pool of slabs from which replay buffers take their blocks, one size class per power of two (64 B to 64 KiB).
- * A block is a handle, a number (`slab id * SLAB_BYTES + offset`): no object per block. A freed block goes back
- * to its class's free list; a slab whose blocks are all free is given back to the garbage collector (one empty
- * slab per class is kept for reuse). `bytesHeld` is what buffers hold now.
+ * A freed block goes back to its slab's free list; a slab whose blocks are all free is given back to the garbage
+ * collector (one empty slab per class is kept for reuse). `bytesHeld` is what buffers hold now.
  */
 export class SlabPool {
   readonly #classes: SizeClass[] = [];
-  readonly #slabs = new Map<number, Slab>();
-  #nextSlab = 0;
   #pooled = 0;
   /** Block bytes handed out and not yet freed, plus BUFFER_OVERHEAD per buffer holding a block. */
   bytesHeld = 0;
@@ -54,241 +108,239 @@ export class SlabPool {
   bytesReserved = 0;
 
   constructor() {
-    for (let c = 0; c < CLASSES; c++) this.#classes.push({ size: MIN_BLOCK << c, free: [], dead: 0, empty: 0 });
+    for (let c = 0; c < CLASSES; c++) this.#classes.push({ size: MIN_BLOCK << c, avail: [], empty: 0 });
   }
 
-  /**
-   * A block of `blockSize(n)` bytes (a power of two, at least 64) as a handle: its bytes are those of
-   * `bytesOf(handle)` from `offsetOf(handle)`. Its contents are unspecified.
-   */
-  alloc(n: number): number {
-    const size = blockSize(n);
+  /** A block of `size` bytes (a power of two, at least 64) as a handle; its contents are unspecified. */
+  alloc(size: number): number {
     this.bytesHeld += size + BUFFER_OVERHEAD;
     if (size > MAX_POOLED_BLOCK) {
-      const id = this.#nextSlab++;
-      this.#slabs.set(id, { bytes: new Uint8Array(size), cls: -1, used: 1 });
       this.bytesReserved += size;
-      return id * SLAB_BYTES;
+      return this.#newSlab(size, -1).index << UNIT_BITS;
     }
     const c = 31 - Math.clz32(size) - MIN_SHIFT;
     const cls = this.#classes[c]!;
-    for (;;) {
-      const h = cls.free.pop();
-      if (h === undefined) break;
-      const slab = this.#slabs.get(Math.floor(h / SLAB_BYTES));
-      if (slab === undefined) {
-        cls.dead--;
-        continue;
-      }
-      if (slab.used++ === 0) cls.empty--;
-      return h;
+    const avail = cls.avail;
+    let slab = avail.length > 0 ? avail[avail.length - 1]! : null;
+    if (slab === null) {
+      slab = this.#newSlab(SLAB_BYTES, c);
+      this.bytesReserved += SLAB_BYTES;
+      this.#pooled++;
+      slab.availAt = avail.length;
+      avail.push(slab);
     }
-    const id = this.#nextSlab++;
-    this.#slabs.set(id, { bytes: new Uint8Array(SLAB_BYTES), cls: c, used: 1 });
-    this.bytesReserved += SLAB_BYTES;
-    this.#pooled++;
-    // Pushed highest first so that blocks are handed out from the start of the slab.
-    for (let off = SLAB_BYTES - size; off >= size; off -= size) cls.free.push(id * SLAB_BYTES + off);
-    return id * SLAB_BYTES;
+    let off = slab.freeHead;
+    if (off >= 0) {
+      slab.freeHead = slab.words[off >> 2]!;
+      // A slab with free blocks and none in use is the class's kept empty slab.
+      if (slab.used === 0) cls.empty--;
+    } else {
+      off = slab.next;
+      slab.next = off + size;
+    }
+    slab.used++;
+    if (slab.freeHead < 0 && slab.next === SLAB_BYTES) {
+      // Full: out of the list (it is the last one).
+      avail.pop();
+      slab.availAt = -1;
+    }
+    return (slab.index << UNIT_BITS) | (off >> MIN_SHIFT);
   }
 
-  /** The bytes (a whole slab, or a block of its own) that the block `handle` lies in. */
-  bytesOf(handle: number): Uint8Array {
-    return this.#slabs.get(Math.floor(handle / SLAB_BYTES))!.bytes;
-  }
-
-  /** Where the block `handle` starts in `bytesOf(handle)`. */
-  offsetOf(handle: number): number {
-    return handle % SLAB_BYTES;
-  }
-
-  /** Gives a block from `alloc` back (`size`: its block size). The block must not be used afterwards. */
-  free(handle: number, size: number): void {
-    this.bytesHeld -= size + BUFFER_OVERHEAD;
-    const id = Math.floor(handle / SLAB_BYTES);
-    const slab = this.#slabs.get(id)!;
+  /** Gives the block `h` (from this pool) back. The block must not be used afterwards. */
+  free(h: number): void {
+    const slab = slabOf(h);
+    this.bytesHeld -= slab.size + BUFFER_OVERHEAD;
     if (slab.cls < 0) {
-      this.#slabs.delete(id);
-      this.bytesReserved -= size;
+      this.bytesReserved -= slab.size;
+      release(slab);
       return;
     }
+    const off = (h & UNIT_MASK) << MIN_SHIFT;
+    slab.words[off >> 2] = slab.freeHead;
+    slab.freeHead = off;
     const cls = this.#classes[slab.cls]!;
-    cls.free.push(handle);
+    if (slab.availAt < 0) {
+      slab.availAt = cls.avail.length;
+      cls.avail.push(slab);
+    }
     if (--slab.used > 0) return;
     if (cls.empty === 0) {
       cls.empty = 1;
       return;
     }
     // Another empty slab of this class is kept already: give this one back.
-    this.#slabs.delete(id);
+    const last = cls.avail.pop()!;
+    if (last !== slab) {
+      cls.avail[slab.availAt] = last;
+      last.availAt = slab.availAt;
+    }
     this.#pooled--;
     this.bytesReserved -= SLAB_BYTES;
-    cls.dead += SLAB_BYTES / cls.size;
-    if (cls.dead > cls.free.length / 2) {
-      cls.free = cls.free.filter((h) => this.#slabs.has(Math.floor(h / SLAB_BYTES)));
-      cls.dead = 0;
-    }
+    release(slab);
   }
 
   /** Pooled slabs allocated now (for tests and metrics; blocks of their own not counted). */
   get slabs(): number {
     return this.#pooled;
   }
+
+  #newSlab(size: number, cls: number): Slab {
+    const index = freeIndexes.length > 0 ? freeIndexes.pop()! : slabTable.length;
+    if (index >= MAX_SLABS) throw new RangeError(`replay buffers: more than ${MAX_SLABS} slabs alive`);
+    const bytes = new Uint8Array(size);
+    const words = new Int32Array(bytes.buffer, 0, size >> 2);
+    const slab: Slab = { pool: this, index, bytes, words, size: cls < 0 ? size : MIN_BLOCK << cls, cls, used: 1, next: size, freeHead: -1, availAt: -1 };
+    if (cls >= 0) {
+      slab.used = 0;
+      slab.next = 0;
+    }
+    if (index === slabTable.length) slabTable.push(slab);
+    else slabTable[index] = slab;
+    return slab;
+  }
 }
 
-const EMPTY = new Uint8Array(0);
+function release(slab: Slab): void {
+  slab.availAt = -1;
+  slabTable[slab.index] = null;
+  freeIndexes.push(slab.index);
+}
+
+/** Packets held by buffer `h`. */
+export function replayCount(h: number): number {
+  return slabOf(h).words[((h & UNIT_MASK) << (MIN_SHIFT - 2)) + 1]!;
+}
+
+/** Payload bytes held by buffer `h` (length prefixes not counted). */
+export function replayBytes(h: number): number {
+  const w = (h & UNIT_MASK) << (MIN_SHIFT - 2);
+  const words = slabOf(h).words;
+  return words[w]! - words[w + 1]! * RECORD_HEADER;
+}
+
+/** Memory buffer `h` holds: its block plus BUFFER_OVERHEAD, 0 when empty (what its pool counts for it). */
+export function replayFootprint(h: number): number {
+  return footprintOf(slabOf(h).size);
+}
+
+/**
+ * Appends a copy of `buf[from, from + n)` to buffer `h` if it fits in its block, within `maxPackets` packets and
+ * `maxBytes` payload bytes. Returns 0 when it was appended, -1 when it is over either bound, else the bytes the
+ * buffer's footprint grows by to take it (a new block: `replayPush` does that; nothing was done).
+ */
+export function replayAppend(h: number, buf: Uint8Array, from: number, n: number, maxPackets: number, maxBytes: number): number {
+  const slab = slabOf(h);
+  const at = (h & UNIT_MASK) << MIN_SHIFT;
+  const end = slab.words[at >> 2]!;
+  const count = slab.words[(at >> 2) + 1]!;
+  if (count >= maxPackets || end - count * RECORD_HEADER + n > maxBytes) return -1;
+  const need = BLOCK_HEADER + end + RECORD_HEADER + n;
+  if (need > slab.size) return grownSize(slab.size, need) + BUFFER_OVERHEAD - footprintOf(slab.size);
+  put(slab, at, end, count, buf, from, n);
+  return 0;
+}
+
+/**
+ * Appends a copy of `buf[from, from + n)` to buffer `h` and returns the buffer's handle, which changes when it
+ * takes a block (the first packet: a block of `pool`) or outgrows its block (a larger one, the records copied,
+ * the old block freed).
+ */
+export function replayPush(pool: SlabPool, h: number, buf: Uint8Array, from: number, n: number): number {
+  const slab = slabOf(h);
+  const at = (h & UNIT_MASK) << MIN_SHIFT;
+  const end = slab.words[at >> 2]!;
+  const count = slab.words[(at >> 2) + 1]!;
+  const need = BLOCK_HEADER + end + RECORD_HEADER + n;
+  if (need <= slab.size) {
+    put(slab, at, end, count, buf, from, n);
+    return h;
+  }
+  const to = pool.alloc(grownSize(slab.size, need));
+  const toSlab = slabOf(to);
+  const toAt = (to & UNIT_MASK) << MIN_SHIFT;
+  copy(toSlab.bytes, toAt + BLOCK_HEADER, slab.bytes, at + BLOCK_HEADER, end);
+  put(toSlab, toAt, end, count, buf, from, n);
+  // The old block is freed last: the packet may have been a view into it.
+  if (slab.pool !== null) slab.pool.free(h);
+  return to;
+}
+
+/** Writes one record (length prefix, copy of the packet) after the `end` bytes of records of the block at `at`. */
+function put(slab: Slab, at: number, end: number, count: number, buf: Uint8Array, from: number, n: number): void {
+  const bytes = slab.bytes;
+  const o = at + BLOCK_HEADER + end;
+  bytes[o] = n & 0xff;
+  bytes[o + 1] = (n >>> 8) & 0xff;
+  bytes[o + 2] = (n >>> 16) & 0xff;
+  bytes[o + 3] = n >>> 24;
+  copy(bytes, o + RECORD_HEADER, buf, from, n);
+  slab.words[at >> 2] = end + RECORD_HEADER + n;
+  slab.words[(at >> 2) + 1] = count + 1;
+}
 
 /** Copies `n` bytes of `src` from `from` into `dst` at `at`; short runs byte by byte (no view object for them). */
-function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
+function copy(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
   if (n <= 64) {
     for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
-  } else if (src === dst) {
-    dst.copyWithin(at, from, from + n);
   } else {
     dst.set(from === 0 && n === src.length ? src : src.subarray(from, from + n), at);
   }
 }
 
-/**
- * The packets buffered for one stale session, oldest first, as `u32 length + payload` records in one block
- * from a SlabPool (held as the slab and an offset: no object per block or per packet). `push` copies the payload
- * in (growing the block by doubling, so a packet costs one copy amortized); `packets()` yields views into the
- * block, valid until the next `push` or `clear`. `serialize()` / `ReplayBuffer.deserialize()` and `toArray()` /
- * `ReplayBuffer.from()` move a buffer out of and back into an edge.
- */
-export class ReplayBuffer {
-  readonly pool: SlabPool;
-  /** The slab the block lies in (EMPTY while there is none). */
-  #bytes: Uint8Array = EMPTY;
-  #handle = -1;
-  /** The block's start in #bytes, and its size (0: no block). */
-  #base = 0;
-  #cap = 0;
-  /** Bytes of records in the block. */
-  #end = 0;
-  #count = 0;
+/** Drops every packet of buffer `h` and gives its block back to its pool; returns NO_REPLAY (the holder's new value). */
+export function replayRelease(h: number): number {
+  const pool = slabOf(h).pool;
+  if (pool !== null) pool.free(h);
+  return NO_REPLAY;
+}
 
-  constructor(pool: SlabPool) {
-    this.pool = pool;
+/** The packets of buffer `h`, oldest first, as views into its block (valid until its next push or release). */
+export function* replayPackets(h: number): IterableIterator<Uint8Array> {
+  const slab = slabOf(h);
+  const block = slab.bytes;
+  const base = (h & UNIT_MASK) << MIN_SHIFT;
+  let at = base + BLOCK_HEADER;
+  const end = at + slab.words[base >> 2]!;
+  while (at < end) {
+    const n = (block[at]! | (block[at + 1]! << 8) | (block[at + 2]! << 16) | (block[at + 3]! << 24)) >>> 0;
+    yield block.subarray(at + RECORD_HEADER, at + RECORD_HEADER + n);
+    at += RECORD_HEADER + n;
   }
+}
 
-  /** A buffer holding copies of `packets`, in order. */
-  static from(pool: SlabPool, packets: Iterable<Uint8Array>): ReplayBuffer {
-    const b = new ReplayBuffer(pool);
-    for (const p of packets) b.push(p);
-    return b;
-  }
+/** Copies of the packets of buffer `h`, oldest first. */
+export function replayToArray(h: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const p of replayPackets(h)) out.push(p.slice());
+  return out;
+}
 
-  /** A buffer from the bytes of `serialize()`; throws a RangeError on bytes that are not whole records. */
-  static deserialize(pool: SlabPool, bytes: Uint8Array): ReplayBuffer {
-    const n = checkRecords(bytes);
-    const b = new ReplayBuffer(pool);
-    if (bytes.length > 0) {
-      b.#take(pool.alloc(bytes.length), blockSize(bytes.length));
-      b.#bytes.set(bytes, b.#base);
-      b.#end = bytes.length;
-      b.#count = n;
-    }
-    return b;
-  }
+/** The records of buffer `h` as one byte string (`u32 LE length + payload`, oldest first): a copy, for storing elsewhere. */
+export function replaySerialize(h: number): Uint8Array {
+  const slab = slabOf(h);
+  const at = ((h & UNIT_MASK) << MIN_SHIFT) + BLOCK_HEADER;
+  return slab.bytes.slice(at, at + slab.words[(at - BLOCK_HEADER) >> 2]!);
+}
 
-  /** What `footprint` is for an empty buffer after one packet of `n` bytes (no buffer needed to ask). */
-  static footprintFor(n: number): number {
-    return blockSize(RECORD_HEADER + n) + BUFFER_OVERHEAD;
-  }
+/** A buffer of `pool` holding copies of `packets`, in order (NO_REPLAY for none). */
+export function replayFrom(pool: SlabPool, packets: Iterable<Uint8Array>): number {
+  let h = NO_REPLAY;
+  for (const p of packets) h = replayPush(pool, h, p, 0, p.length);
+  return h;
+}
 
-  /** Packets held. */
-  get count(): number {
-    return this.#count;
-  }
-
-  /** Payload bytes held (length prefixes not counted). */
-  get bytes(): number {
-    return this.#end - this.#count * RECORD_HEADER;
-  }
-
-  /** Memory this buffer holds: its block plus BUFFER_OVERHEAD, 0 when empty (what the pool counts for it). */
-  get footprint(): number {
-    return this.#cap === 0 ? 0 : this.#cap + BUFFER_OVERHEAD;
-  }
-
-  /** What `footprint` would be after pushing `n` more payload bytes as one packet. */
-  footprintAfter(n: number): number {
-    const need = this.#end + RECORD_HEADER + n;
-    if (need <= this.#cap) return this.footprint;
-    return blockSize(Math.max(need, this.#cap * 2)) + BUFFER_OVERHEAD;
-  }
-
-  /** Appends a copy of `data`, or of its `n` bytes from `from` (a packet inside a larger buffer, without a view of it). */
-  push(data: Uint8Array, from = 0, n = data.length - from): void {
-    const at = this.#end;
-    if (at + RECORD_HEADER + n > this.#cap) this.#grow(at + RECORD_HEADER + n);
-    const block = this.#bytes;
-    const o = this.#base + at;
-    block[o] = n & 0xff;
-    block[o + 1] = (n >>> 8) & 0xff;
-    block[o + 2] = (n >>> 16) & 0xff;
-    block[o + 3] = n >>> 24;
-    copyBytes(block, o + RECORD_HEADER, data, from, n);
-    this.#end = at + RECORD_HEADER + n;
-    this.#count++;
-  }
-
-  #take(handle: number, size: number): void {
-    this.#handle = handle;
-    this.#bytes = this.pool.bytesOf(handle);
-    this.#base = this.pool.offsetOf(handle);
-    this.#cap = size;
-  }
-
-  #grow(need: number): void {
-    const size = blockSize(Math.max(need, this.#cap * 2));
-    const handle = this.pool.alloc(size);
-    const old = this.#bytes;
-    const oldBase = this.#base;
-    const oldHandle = this.#handle;
-    const oldCap = this.#cap;
-    this.#take(handle, size);
-    if (oldCap > 0) {
-      copyBytes(this.#bytes, this.#base, old, oldBase, this.#end);
-      this.pool.free(oldHandle, oldCap);
-    }
-  }
-
-  /** The packets, oldest first, as views into the buffer (valid until the next push or clear). */
-  *packets(): IterableIterator<Uint8Array> {
-    const block = this.#bytes;
-    const end = this.#base + this.#end;
-    let at = this.#base;
-    while (at < end) {
-      const n = (block[at]! | (block[at + 1]! << 8) | (block[at + 2]! << 16) | (block[at + 3]! << 24)) >>> 0;
-      yield block.subarray(at + RECORD_HEADER, at + RECORD_HEADER + n);
-      at += RECORD_HEADER + n;
-    }
-  }
-
-  /** Copies of the packets, oldest first. */
-  toArray(): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (const p of this.packets()) out.push(p.slice());
-    return out;
-  }
-
-  /** The records as one byte string (`u32 LE length + payload`, oldest first): a copy, for storing elsewhere. */
-  serialize(): Uint8Array {
-    return this.#bytes.slice(this.#base, this.#base + this.#end);
-  }
-
-  /** Drops every packet and gives the block back to the pool. */
-  clear(): void {
-    if (this.#cap > 0) this.pool.free(this.#handle, this.#cap);
-    this.#bytes = EMPTY;
-    this.#handle = -1;
-    this.#base = 0;
-    this.#cap = 0;
-    this.#end = 0;
-    this.#count = 0;
-  }
+/** A buffer of `pool` from the bytes of `replaySerialize`; throws a RangeError on bytes that are not whole records. */
+export function replayDeserialize(pool: SlabPool, bytes: Uint8Array): number {
+  const n = checkRecords(bytes);
+  if (n === 0) return NO_REPLAY;
+  const h = pool.alloc(blockSize(BLOCK_HEADER + bytes.length));
+  const slab = slabOf(h);
+  const at = (h & UNIT_MASK) << MIN_SHIFT;
+  slab.bytes.set(bytes, at + BLOCK_HEADER);
+  slab.words[at >> 2] = bytes.length;
+  slab.words[(at >> 2) + 1] = n;
+  return h;
 }
 
 /** The number of records in `bytes`; throws when they do not end exactly at a record boundary. */
@@ -303,4 +355,70 @@ function checkRecords(bytes: Uint8Array): number {
     n++;
   }
   return n;
+}
+
+/**
+ * A replay buffer as an object of its own: the functions above on a handle it keeps, for holders other than a
+ * Session and for tests. `packets()` yields views into the block, valid until the next `push` or `clear`.
+ */
+export class ReplayBuffer {
+  readonly pool: SlabPool;
+  handle = NO_REPLAY;
+
+  constructor(pool: SlabPool) {
+    this.pool = pool;
+  }
+
+  /** A buffer holding copies of `packets`, in order. */
+  static from(pool: SlabPool, packets: Iterable<Uint8Array>): ReplayBuffer {
+    const b = new ReplayBuffer(pool);
+    b.handle = replayFrom(pool, packets);
+    return b;
+  }
+
+  /** A buffer from the bytes of `serialize()`; throws a RangeError on bytes that are not whole records. */
+  static deserialize(pool: SlabPool, bytes: Uint8Array): ReplayBuffer {
+    const b = new ReplayBuffer(pool);
+    b.handle = replayDeserialize(pool, bytes);
+    return b;
+  }
+
+  get count(): number {
+    return replayCount(this.handle);
+  }
+
+  get bytes(): number {
+    return replayBytes(this.handle);
+  }
+
+  get footprint(): number {
+    return replayFootprint(this.handle);
+  }
+
+  /** What `footprint` would be after pushing `n` more payload bytes as one packet. */
+  footprintAfter(n: number): number {
+    const slab = slabOf(this.handle);
+    const need = BLOCK_HEADER + slab.words[((this.handle & UNIT_MASK) << (MIN_SHIFT - 2))]! + RECORD_HEADER + n;
+    return need <= slab.size ? footprintOf(slab.size) : grownSize(slab.size, need) + BUFFER_OVERHEAD;
+  }
+
+  push(data: Uint8Array, from = 0, n = data.length - from): void {
+    this.handle = replayPush(this.pool, this.handle, data, from, n);
+  }
+
+  packets(): IterableIterator<Uint8Array> {
+    return replayPackets(this.handle);
+  }
+
+  toArray(): Uint8Array[] {
+    return replayToArray(this.handle);
+  }
+
+  serialize(): Uint8Array {
+    return replaySerialize(this.handle);
+  }
+
+  clear(): void {
+    this.handle = replayRelease(this.handle);
+  }
 }

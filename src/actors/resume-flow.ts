@@ -9,6 +9,7 @@ import { adoptSocket, detachSocket } from './client-path.js';
 import type { ClientSocket } from './client-sockets.js';
 import type { Edge } from './edge.js';
 import { kPending, PING_FRAME, type PendingConnection } from './handshake.js';
+import { replayCount, replayPackets, replayRelease } from './replay-buffer.js';
 import { resumedWithoutActor } from './session-effects.js';
 import type { Session } from './session.js';
 import { logId } from '../log.js';
@@ -147,15 +148,13 @@ export function completeResume(edge: Edge, s: Session): void {
   const w = s.writer!;
   w.writeRaw(PING_FRAME);
   for (const c of carried) w.writeRaw(c);
-  const missed = s.missed;
-  const replayed = missed?.count ?? 0;
-  if (missed) {
+  const replayed = replayCount(s.replay);
+  if (replayed > 0) {
     // The writer keeps large payloads by reference until its flush: those are copied out of the pooled block.
-    for (const m of missed.packets()) w.writeFrame(m.length >= COPY_LIMIT ? m.slice() : m);
-    edge.counters.replayed += missed.count;
-    missed.clear();
-    s.missed = null;
+    for (const m of replayPackets(s.replay)) w.writeFrame(m.length >= COPY_LIMIT ? m.slice() : m);
+    edge.counters.replayed += replayed;
   }
+  s.replay = replayRelease(s.replay);
   edge.clientBudget.unbuffered(s);
   edge.store.resumed(s.id, p.address);
   edge.masterLink.sendControl(s.id, Flag.Reconnection);

@@ -5,6 +5,7 @@ import { sessionMachine, type SessionEndReason, type SessionMachine } from '../m
 import { supervisorMachine } from '../machines/supervisor.js';
 import { detachSocket, endSocket } from './client-path.js';
 import type { Edge } from './edge.js';
+import { replayRelease } from './replay-buffer.js';
 import { completeResume } from './resume-flow.js';
 import type { Session } from './session.js';
 import { staleShareCap } from './stale-table.js';
@@ -161,8 +162,7 @@ function release(edge: Edge, s: Session, endReason: SessionEndReason | null, res
   edge.reaper.remove(s);
   edge.paused.delete(s);
   if (s.socket) detachSocket(edge, s, true);
-  s.missed?.clear();
-  s.missed = null;
+  s.replay = replayRelease(s.replay);
   edge.clientBudget.unbuffered(s);
   if (endReason === 'kick') {
     edge.counters.kicks++;

@@ -4,6 +4,7 @@
 import type { StoredSession } from '../store/store.js';
 import { endSocket } from './client-path.js';
 import type { Edge } from './edge.js';
+import { NO_REPLAY, replayCount } from './replay-buffer.js';
 import { restoreSession, toStored } from './session-persistence.js';
 import { restoredAway, socketClosed } from './session-effects.js';
 
@@ -28,8 +29,8 @@ export function restoreSessions(edge: Edge, stored: StoredSession[], stoppedAt: 
   for (const r of stored) {
     const s = restoreSession(r, ctx, edge.inspects(r.id));
     edge.sessions.set(s.id, s);
-    buffered += s.missed?.count ?? 0;
-    if (s.missed) edge.clientBudget.buffered(s);
+    buffered += replayCount(s.replay);
+    if (s.replay !== NO_REPLAY) edge.clientBudget.buffered(s);
   }
   for (const r of stored) {
     const s = edge.sessions.get(r.id);

@@ -3,7 +3,7 @@
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { sessionMachine, type SessionMachine } from '../machines/session.js';
 import type { StoredSession } from '../store/store.js';
-import { ReplayBuffer, type SlabPool } from './replay-buffer.js';
+import { replayFrom, replayToArray, type SlabPool } from './replay-buffer.js';
 import { awaySnapshot } from './session-effects.js';
 import { Session } from './session.js';
 
@@ -21,7 +21,7 @@ export function toStored(s: Session): StoredSession {
       ? sessionMachine.getPersistedSnapshot(awaySnapshot(sessionMachine, s.id, s.awaySince, s.resumes))
       : null;
   const staleSince = actor ? actor.getSnapshot().context.staleSince : s.awaySince;
-  return { id: s.id, clientKey: s.clientKey, createdAt: s.createdAt, staleSince, address: s.address, snapshot, replay: s.missed ? s.missed.toArray() : [] };
+  return { id: s.id, clientKey: s.clientKey, createdAt: s.createdAt, staleSince, address: s.address, snapshot, replay: replayToArray(s.replay) };
 }
 
 export interface RestoreContext {
@@ -43,7 +43,7 @@ export interface RestoreContext {
 export function restoreSession(r: StoredSession, ctx: RestoreContext, withActor = true): Session {
   const s = new Session(r.id, r.clientKey, r.address ?? RESTORED_ADDRESS);
   s.createdAt = r.createdAt;
-  if (r.replay.length > 0) s.missed = ReplayBuffer.from(ctx.pool, r.replay);
+  s.replay = replayFrom(ctx.pool, r.replay);
   if (!withActor) {
     // No actor yet (session-effects.ts restoredAway): of the snapshot only the resume count carries over; the
     // rest is what edge.restored makes of any snapshot (away.stale, no round challenged, stale since `since`).

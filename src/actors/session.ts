@@ -5,7 +5,7 @@ import type { FrameDecoder } from '../io/framing.js';
 import type { FrameWriter } from '../io/writer.js';
 import type { SessionMachine } from '../machines/session.js';
 import type { PendingConnection } from './handshake.js';
-import type { ReplayBuffer } from './replay-buffer.js';
+import { NO_REPLAY, replayCount } from './replay-buffer.js';
 import type { Holder, StaleLinks } from './stale-table.js';
 import type { Budgeted, QueueNode } from './client-budget.js';
 import type { ClientConnection } from './transports/connection.js';
@@ -76,8 +76,8 @@ export class Session implements StaleLinks<Session>, Budgeted<Session> {
   createdAt = 0;
   /** Remote address of the current (or last) socket. */
   address: string;
-  /** Master packets kept while away, oldest first (compact records in a pooled block). */
-  missed: ReplayBuffer | null = null;
+  /** Master packets kept while away, oldest first: a replay buffer's handle (replay-buffer.ts), NO_REPLAY for none. */
+  replay = NO_REPLAY;
   /** Packets written to the socket since it was last seen empty: the per-client packet bound. */
   outPackets = 0;
   /** Framed size of the first of those packets: the one in flight, which the byte cap does not count. */
@@ -145,6 +145,11 @@ export class Session implements StaleLinks<Session>, Budgeted<Session> {
 
   get hasSessionKey(): boolean {
     return this.#keys.length === 64;
+  }
+
+  /** Packets in its replay buffer. */
+  get missedCount(): number {
+    return replayCount(this.replay);
   }
 
   /** The machine's state value; without an actor, the initial state or away.stale (`awaySince`). */

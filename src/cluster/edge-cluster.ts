@@ -4,7 +4,7 @@
 import { Flag, TAG_SIZE } from '../io/firehose.js';
 import type { Logger } from '../log.js';
 import type { PendingConnection } from '../actors/handshake.js';
-import { ReplayBuffer, type SlabPool } from '../actors/replay-buffer.js';
+import { replayFrom, replayRelease, replayToArray, type SlabPool } from '../actors/replay-buffer.js';
 import { Session, type SessionClusterState } from '../actors/session.js';
 import type { SessionEndReason } from '../machines/session.js';
 import type { AdoptedSession, ClusterHost, ClusterMember } from './member.js';
@@ -212,8 +212,8 @@ export class EdgeCluster implements ClusterHost {
       return r.reason === 'unavailable' ? 'cluster store unreachable' : `session ${r.reason === 'gone' ? 'ended' : 'changed'} meanwhile`;
     }
     c.epoch = r.epoch;
-    s.missed?.clear();
-    s.missed = r.missed.length > 0 ? ReplayBuffer.from(this.#edge.replayPool, r.missed) : null;
+    replayRelease(s.replay);
+    s.replay = replayFrom(this.#edge.replayPool, r.missed);
     if (local) {
       if (this.#edge.sessions.get(s.id) !== s || !s.challenges.includes(p) || p.ended) {
         // The attempt died while the claim was in flight: the session stays as it was here.
@@ -308,14 +308,14 @@ export class EdgeCluster implements ClusterHost {
       if (this.#edge.sessions.has(a.id) || this.#claiming.has(a.id)) continue;
       const s = new Session(a.id, a.key, 'adopted');
       s.cluster = { epoch: a.epoch, owner: this.store.member, ownerLive: false, fromOtherEdge: false, staleSince: a.staleSince };
-      s.missed = a.missed.length > 0 ? ReplayBuffer.from(this.#edge.replayPool, a.missed) : null;
+      s.replay = replayFrom(this.#edge.replayPool, a.missed);
       this.#edge.addStale(s, a.staleSince);
     }
   }
 
   resync(): void {
     for (const s of this.#edge.sessions.values()) {
-      this.store.rewrite(s.id, s.clientKey, s.socket ? null : (s.cluster?.staleSince ?? this.#edge.now()), s.cluster?.epoch ?? 1, s.missed ? [...s.missed.packets()].map((m) => m.slice()) : []);
+      this.store.rewrite(s.id, s.clientKey, s.socket ? null : (s.cluster?.staleSince ?? this.#edge.now()), s.cluster?.epoch ?? 1, replayToArray(s.replay));
     }
   }
 }

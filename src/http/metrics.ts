@@ -2,6 +2,7 @@
 // edge's counters, its session registry and the lifecycle recorder; nothing runs on the packet path.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Edge } from '../actors/edge.js';
+import { replayBytes, replayCount } from '../actors/replay-buffer.js';
 import { sessionPhase } from '../machines/session.js';
 import type { InspectorStats } from '../inspect/inspector.js';
 import type { LifecycleRecorder } from './lifecycle.js';
@@ -37,8 +38,8 @@ export function scanSessions(edge: Edge): SessionScan {
     const key: SessionStateName =
       phase === 'stale' ? 'away.stale' : phase === 'challenged' ? (away ? 'away.challenged' : 'live.challenged') : 'live.connected';
     byState[key]++;
-    missedPackets += s.missed?.count ?? 0;
-    missedBytes += s.missed?.bytes ?? 0;
+    missedPackets += replayCount(s.replay);
+    missedBytes += replayBytes(s.replay);
   }
   return { byState, missedPackets, missedBytes };
 }

@@ -141,7 +141,7 @@ describe('voltlane/client in headless Chromium', () => {
     });
     await expect.poll(() => t.edge.stats().stale, { timeout: 10_000 }).toBe(1);
     for (let i = 0; i < 3; i++) t.master.send(id, Flag.Data, new TextEncoder().encode(`missed ${i}`));
-    await expect.poll(() => t.edge.sessions.get(Number(id))?.missed?.count ?? 0, { timeout: 10_000 }).toBe(3);
+    await expect.poll(() => t.edge.sessions.get(Number(id))?.missedCount ?? 0, { timeout: 10_000 }).toBe(3);
     // It comes back: the client resumes by itself and gets the missed packets first, in order.
     await page.evaluate(() => ((globalThis as unknown as { netDown: boolean }).netDown = false));
     await t.master.expect((p) => p.id === id && p.flag === Flag.Reconnection, 15_000, 'Reconnection');
@@ -156,7 +156,7 @@ describe('voltlane/client in headless Chromium', () => {
     await page.waitForFunction(() => (globalThis as unknown as { ready?: boolean }).ready === true);
     await expect.poll(() => t.edge.stats().stale, { timeout: 10_000 }).toBe(1);
     t.master.send(id, Flag.Data, new TextEncoder().encode('while reloading'));
-    await expect.poll(() => t.edge.sessions.get(Number(id))?.missed?.count ?? 0, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => t.edge.sessions.get(Number(id))?.missedCount ?? 0, { timeout: 10_000 }).toBe(1);
     const again = await page.evaluate(() => (globalThis as unknown as { resumeStored(): Promise<string> }).resumeStored());
     expect(BigInt(again)).toBe(id);
     await expect.poll(events, { timeout: 10_000 }).toEqual([`session:${id}`, 'msg:while reloading']);

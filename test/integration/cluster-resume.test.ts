@@ -87,7 +87,7 @@ describe.each([redisFixture(), primaryFixture()])('cluster through $kind', (stor
     await waitFor(() => a!.edge.stats().stale === 1, 5000, 'stale on A');
     a!.master.send(c.id, Flag.Data, Buffer.from('m1'));
     a!.master.send(c.id, Flag.Data, Buffer.from('m2'));
-    await waitFor(() => (a!.edge.sessions.get(Number(c.id))?.missed?.count ?? 0) === 2, 5000, 'buffered on A');
+    await waitFor(() => (a!.edge.sessions.get(Number(c.id))?.missedCount ?? 0) === 2, 5000, 'buffered on A');
     // Let the mirror of the buffer reach Redis.
     await waitFor(() => a!.store.counters.errors === 0, 100);
     const r = await rawResume(b!.port, c.id, c.keyPair, { extra: frame('after-resume') });
@@ -182,7 +182,7 @@ describe.each([redisFixture(), primaryFixture()])('cluster through $kind', (stor
     c.socket.destroy();
     await waitFor(() => a!.edge.stats().stale === 1, 5000, 'stale on A');
     a!.master.send(c.id, Flag.Data, Buffer.from('kept'));
-    await waitFor(() => (a!.edge.sessions.get(Number(c.id))?.missed?.count ?? 0) === 1, 5000, 'buffered on A');
+    await waitFor(() => (a!.edge.sessions.get(Number(c.id))?.missedCount ?? 0) === 1, 5000, 'buffered on A');
     const live = await newSession(a!);
     edges.splice(edges.indexOf(a!), 1);
     await a!.stop();
@@ -225,7 +225,7 @@ describe.each([redisFixture(), primaryFixture()])('cluster through $kind', (stor
       c.socket.destroy();
       await waitFor(() => a.edge.stats().stale === 1, 5000, 'stale on A');
       master.send(c.id, 'while-away');
-      await waitFor(() => (a.edge.sessions.get(Number(c.id))?.missed?.count ?? 0) === 1, 5000, 'buffered on A');
+      await waitFor(() => (a.edge.sessions.get(Number(c.id))?.missedCount ?? 0) === 1, 5000, 'buffered on A');
       const r = await resume(b, c);
       expect(await nextText(r)).toBe('while-away');
       await waitFor(() => reconnections.length === 1, 5000, 'Reconnection');

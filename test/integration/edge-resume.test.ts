@@ -220,7 +220,7 @@ describe('edge resume: replay of missed packets', () => {
     const c = await newSession();
     await goStale(c);
     for (let i = 0; i < 5; i++) t.master.send(c.id, Flag.Data, Buffer.from(`missed-${i}`));
-    await waitFor(() => t.edge.sessions.get(1)?.missed?.count === 5, 2000, 'five missed');
+    await waitFor(() => t.edge.sessions.get(1)?.missedCount === 5, 2000, 'five missed');
     const r = await resume(c.id, c);
     t.master.send(c.id, Flag.Data, Buffer.from('live'));
     const got: string[] = [];
@@ -238,8 +238,8 @@ describe('edge resume: replay of missed packets', () => {
       onChallenge: async () => {
         // The Challenge is here; the edge waits for the response. Master data now must be kept.
         for (let i = 1; i <= 3; i++) t.master.send(c.id, Flag.Data, Buffer.from(`m${i}`));
-        await waitFor(() => (t.edge.sessions.get(1)?.missed?.count ?? 0) === 4, 2000, 'kept during the challenge');
-        during = t.edge.sessions.get(1)!.missed!.count;
+        await waitFor(() => (t.edge.sessions.get(1)?.missedCount ?? 0) === 4, 2000, 'kept during the challenge');
+        during = t.edge.sessions.get(1)!.missedCount;
       },
     });
     expect(during).toBe(4);
@@ -309,7 +309,7 @@ describe('edge resume: takeover races', () => {
         c.socket.destroy();
         await waitFor(() => t.edge.stats().stale === 1, 2000, 'away while challenged');
         t.master.send(c.id, Flag.Data, Buffer.from('while-away'));
-        await waitFor(() => t.edge.sessions.get(1)?.missed?.count === 1, 2000, 'kept');
+        await waitFor(() => t.edge.sessions.get(1)?.missedCount === 1, 2000, 'kept');
       },
     });
     expect(text(await r.q.next())).toBe('while-away');

@@ -111,7 +111,7 @@ describe('edge shutdown', () => {
     c.socket.destroy();
     await waitFor(() => t.edge.stats().stale === 2, 2000, 'stale');
     t.master.send(c.id, Flag.Data, Buffer.from('held'));
-    await waitFor(() => t.edge.sessions.get(Number(c.id))?.missed?.count === 1, 2000, 'held');
+    await waitFor(() => t.edge.sessions.get(Number(c.id))?.missedCount === 1, 2000, 'held');
     let release!: () => void;
     const stopped = new Promise<void>((r) => (release = r));
     let challenged!: () => void;

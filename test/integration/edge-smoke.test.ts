@@ -52,7 +52,7 @@ describe('edge smoke', () => {
     expect(s.stateValue).toEqual({ away: 'stale' });
     expect(s.awaySince).not.toBeNull();
     t.master.send(c.id, Flag.Data, Buffer.from('missed'));
-    await waitFor(() => s.missed?.count === 1, 2000, 'buffered');
+    await waitFor(() => s.missedCount === 1, 2000, 'buffered');
     // Nor does its resume: away.stale to live.connected as the machine's resume.completed, still without an actor.
     const r = await rawResume(t.port, c.id, c.keyPair);
     expect(Buffer.from(await r.q.next()).toString()).toBe('missed');

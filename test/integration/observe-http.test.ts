@@ -68,7 +68,7 @@ describe('status server', () => {
     s.socket.destroy();
     await waitFor(() => edge.stats().stale === 1, 5000, 'stale');
     master.send(s.id, 0x00, Buffer.from('held'));
-    await waitFor(() => [...edge.sessions.values()].some((x) => x.missed?.count === 1), 5000, 'a held packet');
+    await waitFor(() => [...edge.sessions.values()].some((x) => x.missedCount === 1), 5000, 'a held packet');
     let m = (await get(base + 'metrics')).body;
     expect(metric(m, 'voltlane_sessions{state="away.stale"}')).toBe(1);
     expect(metric(m, 'voltlane_replay_buffer_packets')).toBe(1);

@@ -86,7 +86,7 @@ describe('resume over a different transport', () => {
       await a.close();
       await expect.poll(() => t.edge.stats().stale).toBe(1);
       for (let i = 0; i < 5; i++) t.master.send(id, Flag.Data, enc.encode(`missed ${i}`));
-      await expect.poll(() => t.edge.sessions.get(Number(id))?.missed?.count ?? 0).toBe(5);
+      await expect.poll(() => t.edge.sessions.get(Number(id))?.missedCount ?? 0).toBe(5);
       const b = await client(addr[to]!, { resume: state });
       expect(b.id).toBe(id);
       const got = inbox(b);

@@ -1,8 +1,24 @@
 // Replay buffers and their slab pool: packets come back in order and intact, across growth, reuse of freed
-// blocks by other buffers, serialize/deserialize and from/toArray; the pool's byte counts return to zero.
+// blocks by other buffers, serialize/deserialize and from/toArray; the pool's byte counts return to zero. The
+// router's path (replayAppend in place, else replayPush after asking the budget) keeps the packet and byte bounds
+// and says exactly what a new block adds.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BUFFER_OVERHEAD, RECORD_HEADER, ReplayBuffer, SlabPool } from '../../../src/actors/replay-buffer.js';
+import {
+  BUFFER_OVERHEAD,
+  NO_REPLAY,
+  RECORD_HEADER,
+  ReplayBuffer,
+  SlabPool,
+  replayAppend,
+  replayBytes,
+  replayCount,
+  replayFootprint,
+  replayPackets,
+  replayPush,
+  replayRelease,
+  replaySerialize,
+} from '../../../src/actors/replay-buffer.js';
 
 /** Equal lists of byte strings (compared as buffers: deep equality of large arrays is slow). */
 function same(got: Iterable<Uint8Array>, want: Uint8Array[]): void {
@@ -59,14 +75,73 @@ describe('ReplayBuffer', () => {
     );
   });
 
-  it('stores small packets compactly: ten 16-byte packets take one 256-byte block', () => {
+  it('appends in place within the bounds, refuses past them, and says what a new block adds to the footprint', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: 3 }), fc.oneof({ weight: 20, arbitrary: packet }, { weight: 1, arbitrary: big }), fc.boolean()), { maxLength: 60 }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 0, max: 400_000 }),
+        (ops, maxPackets, maxBytes) => {
+          const pool = new SlabPool();
+          const hs = [NO_REPLAY, NO_REPLAY, NO_REPLAY, NO_REPLAY];
+          const model: Uint8Array[][] = [[], [], [], []];
+          for (const [i, data, release] of ops) {
+            if (release) {
+              hs[i] = replayRelease(hs[i]!);
+              model[i] = [];
+              continue;
+            }
+            const m = model[i]!;
+            const before = replayFootprint(hs[i]!);
+            // Inside a larger buffer, as the router sees it.
+            const frame = new Uint8Array(data.length + 9);
+            frame.set(data, 9);
+            const need = replayAppend(hs[i]!, frame, 9, data.length, maxPackets, maxBytes);
+            const held = m.reduce((n, p) => n + p.length, 0);
+            expect(need < 0).toBe(m.length >= maxPackets || held + data.length > maxBytes);
+            if (need > 0) hs[i] = replayPush(pool, hs[i]!, frame, 9, data.length);
+            expect(replayFootprint(hs[i]!)).toBe(before + Math.max(need, 0));
+            if (need >= 0) m.push(data.slice());
+            frame.fill(0xee);
+            expect(replayCount(hs[i]!)).toBe(m.length);
+            same(replayPackets(hs[i]!), m);
+          }
+          expect(pool.bytesHeld).toBe(hs.reduce((n, h) => n + replayFootprint(h), 0));
+          for (const h of hs) replayRelease(h);
+          expect(pool.bytesHeld).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('stores small packets compactly: ten 16-byte packets take one 256-byte block, after one growth from the first 64-byte one', () => {
     const pool = new SlabPool();
-    const b = new ReplayBuffer(pool);
-    for (let i = 0; i < 10; i++) b.push(new Uint8Array(16).fill(i));
-    expect(b.bytes).toBe(160);
-    expect(b.serialize().length).toBe(10 * (16 + RECORD_HEADER));
-    expect(b.footprint).toBe(256 + BUFFER_OVERHEAD);
+    let h = NO_REPLAY;
+    const blocks: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const next = replayPush(pool, h, new Uint8Array(16).fill(i), 0, 16);
+      if (next !== h) blocks.push(replayFootprint(next) - BUFFER_OVERHEAD);
+      h = next;
+    }
+    expect(blocks).toEqual([64, 256]);
+    expect(replayBytes(h)).toBe(160);
+    expect(replaySerialize(h).length).toBe(10 * (16 + RECORD_HEADER));
+    expect(replayFootprint(h)).toBe(256 + BUFFER_OVERHEAD);
     expect(pool.bytesHeld).toBe(256 + BUFFER_OVERHEAD);
+    replayRelease(h);
+    expect(pool.bytesHeld).toBe(0);
+  });
+
+  it('an empty buffer holds nothing and releasing it does nothing', () => {
+    const pool = new SlabPool();
+    expect([replayCount(NO_REPLAY), replayBytes(NO_REPLAY), replayFootprint(NO_REPLAY)]).toEqual([0, 0, 0]);
+    expect([...replayPackets(NO_REPLAY)]).toEqual([]);
+    expect(replaySerialize(NO_REPLAY).length).toBe(0);
+    expect(replayRelease(NO_REPLAY)).toBe(NO_REPLAY);
+    expect(pool.bytesHeld).toBe(0);
+    // A bound of 0 packets refuses the first one.
+    expect(replayAppend(NO_REPLAY, new Uint8Array(4), 0, 4, 0, 100)).toBe(-1);
   });
 
   it('gives slabs back once their blocks are free, keeping one empty slab per size', () => {
