@@ -24,6 +24,8 @@ const HELP = `npm run bench:c -- [options]
   --out DIR          where run.sh's JSON and logs go (default a new ${tmpdir()}/voltlane-cbench.XXXXXX)
   --profile          the edge runs with node --cpu-prof; top self-time functions printed per scenario
   --strace           the edge runs under strace -f -c; syscall counts printed per scenario
+  --node-args='A B'  extra node options for the edge (for example '--trace-gc' or '--max-semi-space-size=2'),
+                     split on spaces; its log (edge_X.log in the run's folder) gets what they print
   --duration S, --warmup S, --hold S   passed to run.sh (a-c measured seconds, warm-up; e's idle hold)
   --markdown FILE, --json FILE         write the summary
   --bench-dir DIR    the C bench sources (default ../shared/bench, or VL_BENCH_DIR)
@@ -42,6 +44,7 @@ function options() {
       out: { type: 'string' },
       profile: { type: 'boolean', default: false },
       strace: { type: 'boolean', default: false },
+      'node-args': { type: 'string', default: '' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
       hold: { type: 'string' },
@@ -64,7 +67,9 @@ function options() {
   const workers = values.workers === undefined ? 1 : Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a positive integer');
   if (workers > 1 && scenarios.includes('f')) throw new Error("--workers: scenario f needs a single firehose (vlmaster's feed); leave f out");
-  return { ...values, scenarios, repeat, workers, redisUrl: values['redis-url'] ?? '' };
+  const nodeArgs = values['node-args'].split(' ').filter(Boolean);
+  for (const a of nodeArgs) if (!a.startsWith('-')) throw new Error(`--node-args: ${JSON.stringify(a)} is not a node option`);
+  return { ...values, scenarios, repeat, workers, nodeArgs, redisUrl: values['redis-url'] ?? '' };
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -170,7 +175,7 @@ async function main(): Promise<void> {
       const base = await freePorts();
       const cfg = join(out, 'connserver.toml');
       writeFileSync(cfg, edgeConfig(base, base + 1, o.workers, o.redisUrl));
-      const node = ['node', ...(o.profile ? ['--cpu-prof', '--cpu-prof-dir', join(out, 'cpuprofile')] : []), main, '--config', cfg, '--log-format', 'json'];
+      const node = ['node', ...o.nodeArgs, ...(o.profile ? ['--cpu-prof', '--cpu-prof-dir', join(out, 'cpuprofile')] : []), main, '--config', cfg, '--log-format', 'json'];
       const edgeCmd = [...(o.strace ? ['strace', '-f', '-c', '-o', join(out, 'strace.txt')] : []), ...node].map((a) => `'${a}'`).join(' ');
       const args = [
         '--edge-cmd', edgeCmd, '--edge-cwd', out, '--label', 'voltlane',
