@@ -5,7 +5,7 @@ import { Flag, readIdNumber, readU64LE, TAG_SIZE } from '../io/firehose.js';
 import { logId } from '../log.js';
 import type { Edge } from './edge.js';
 import { overflow } from './client-path.js';
-import { replayAppend, replayCount, replayPush, replayRelease } from './replay-buffer.js';
+import { replayAppend, replayCount, replayGrow, replayRelease } from './replay-buffer.js';
 import { BEHIND_BYTES, ClientBufferBudget, resolveBudget } from './client-budget.js';
 import type { Session } from './session.js';
 
@@ -92,9 +92,12 @@ function bufferMissed(edge: Edge, s: Session, buf: Uint8Array, from: number, n: 
   if (need > 0) {
     // The memory budget shared by every client: older replay buffers (perhaps this one) give way first.
     if (edge.clientBudget.roomForReplay(s, need)) {
-      s.replay = replayPush(edge.replayPool, h, buf, from, n);
+      // Into a new block (copied over when it grows) the same way as into the block it has: one path for all.
+      const to = replayGrow(edge.replayPool, h, n);
+      need = replayAppend(to, buf, from, n, C.missedPacketsBufferSize, C.missedPacketsBufferBytes);
+      replayRelease(h);
+      s.replay = to;
       if (s.budgetReplay === null) edge.clientBudget.buffered(s);
-      need = 0;
     } else {
       if (edge.sessions.get(s.id) !== s || s.replay !== h) return; // this session's own buffer was dropped
       need = -1;

@@ -52,14 +52,16 @@ interface Slab {
   next: number;
   /** Offset of the last block freed (-1: none); a free block's first word holds the offset of the one freed before it. */
   freeHead: number;
-  /** Position in its class's list of slabs with a free block (-1: not in it). */
-  availAt: number;
+  /** Links of its class's list of slabs with a free block (`listed`: in it). */
+  listed: boolean;
+  prevAvail: Slab | null;
+  nextAvail: Slab | null;
 }
 
 interface SizeClass {
   size: number;
-  /** Slabs of this class with a free block, the one blocks are taken from last. */
-  avail: Slab[];
+  /** The first of the slabs of this class with a free block (blocks are taken from it), null: none. */
+  avail: Slab | null;
   /** Slabs of this class with no block in use (one is kept, the others are released). */
   empty: number;
 }
@@ -72,12 +74,12 @@ const slabTable: Array<Slab | null> = [];
 const freeIndexes: number[] = [];
 /** Slab 0 holds NO_REPLAY: a block of size 0 whose header says no records. */
 const emptyBytes = new Uint8Array(BLOCK_HEADER);
-slabTable.push({ pool: null, index: 0, bytes: emptyBytes, words: new Int32Array(emptyBytes.buffer), size: 0, cls: -1, used: 1, next: 0, freeHead: -1, availAt: -1 });
+slabTable.push({ pool: null, index: 0, bytes: emptyBytes, words: new Int32Array(emptyBytes.buffer), size: 0, cls: -1, used: 1, next: 0, freeHead: -1, listed: false, prevAvail: null, nextAvail: null });
 
 /** The block size for `n` bytes: a power of two, at least MIN_BLOCK. */
 function blockSize(n: number): number {
-  if (n <= MIN_BLOCK) return MIN_BLOCK;
-  return n <= 1 << 30 ? 1 << (32 - Math.clz32(n - 1)) : 2 ** Math.ceil(Math.log2(n));
+  if (n > 1 << 30) return 2 ** Math.ceil(Math.log2(n));
+  return n <= MIN_BLOCK ? MIN_BLOCK : 1 << (32 - Math.clz32(n - 1));
 }
 
 /** The block a full block of `cap` bytes (0: none) grows to for `need` bytes. */
@@ -87,7 +89,7 @@ function grownSize(cap: number, need: number): number {
 
 /** What a buffer whose block has `size` bytes counts for (0: the empty buffer). */
 function footprintOf(size: number): number {
-  return size === 0 ? 0 : size + BUFFER_OVERHEAD;
+  return size + (size === 0 ? 0 : BUFFER_OVERHEAD);
 }
 
 function slabOf(h: number): Slab {
@@ -108,7 +110,7 @@ export class SlabPool {
   bytesReserved = 0;
 
   constructor() {
-    for (let c = 0; c < CLASSES; c++) this.#classes.push({ size: MIN_BLOCK << c, avail: [], empty: 0 });
+    for (let c = 0; c < CLASSES; c++) this.#classes.push({ size: MIN_BLOCK << c, avail: null, empty: 0 });
   }
 
   /** A block of `size` bytes (a power of two, at least 64) as a handle; its contents are unspecified. */
@@ -120,14 +122,12 @@ export class SlabPool {
     }
     const c = 31 - Math.clz32(size) - MIN_SHIFT;
     const cls = this.#classes[c]!;
-    const avail = cls.avail;
-    let slab = avail.length > 0 ? avail[avail.length - 1]! : null;
+    let slab = cls.avail;
     if (slab === null) {
       slab = this.#newSlab(SLAB_BYTES, c);
       this.bytesReserved += SLAB_BYTES;
       this.#pooled++;
-      slab.availAt = avail.length;
-      avail.push(slab);
+      link(cls, slab);
     }
     let off = slab.freeHead;
     if (off >= 0) {
@@ -139,11 +139,7 @@ export class SlabPool {
       slab.next = off + size;
     }
     slab.used++;
-    if (slab.freeHead < 0 && slab.next === SLAB_BYTES) {
-      // Full: out of the list (it is the last one).
-      avail.pop();
-      slab.availAt = -1;
-    }
+    if (slab.freeHead < 0 && slab.next === SLAB_BYTES) unlink(cls, slab);
     return (slab.index << UNIT_BITS) | (off >> MIN_SHIFT);
   }
 
@@ -160,21 +156,14 @@ export class SlabPool {
     slab.words[off >> 2] = slab.freeHead;
     slab.freeHead = off;
     const cls = this.#classes[slab.cls]!;
-    if (slab.availAt < 0) {
-      slab.availAt = cls.avail.length;
-      cls.avail.push(slab);
-    }
+    if (!slab.listed) link(cls, slab);
     if (--slab.used > 0) return;
     if (cls.empty === 0) {
       cls.empty = 1;
       return;
     }
     // Another empty slab of this class is kept already: give this one back.
-    const last = cls.avail.pop()!;
-    if (last !== slab) {
-      cls.avail[slab.availAt] = last;
-      last.availAt = slab.availAt;
-    }
+    unlink(cls, slab);
     this.#pooled--;
     this.bytesReserved -= SLAB_BYTES;
     release(slab);
@@ -190,7 +179,7 @@ export class SlabPool {
     if (index >= MAX_SLABS) throw new RangeError(`replay buffers: more than ${MAX_SLABS} slabs alive`);
     const bytes = new Uint8Array(size);
     const words = new Int32Array(bytes.buffer, 0, size >> 2);
-    const slab: Slab = { pool: this, index, bytes, words, size: cls < 0 ? size : MIN_BLOCK << cls, cls, used: 1, next: size, freeHead: -1, availAt: -1 };
+    const slab: Slab = { pool: this, index, bytes, words, size: cls < 0 ? size : MIN_BLOCK << cls, cls, used: 1, next: size, freeHead: -1, listed: false, prevAvail: null, nextAvail: null };
     if (cls >= 0) {
       slab.used = 0;
       slab.next = 0;
@@ -201,8 +190,24 @@ export class SlabPool {
   }
 }
 
+/** Puts `slab` first in its class's list of slabs with a free block. */
+function link(cls: SizeClass, slab: Slab): void {
+  slab.listed = true;
+  slab.prevAvail = null;
+  slab.nextAvail = cls.avail;
+  if (cls.avail !== null) cls.avail.prevAvail = slab;
+  cls.avail = slab;
+}
+
+function unlink(cls: SizeClass, slab: Slab): void {
+  if (slab.prevAvail !== null) slab.prevAvail.nextAvail = slab.nextAvail;
+  else cls.avail = slab.nextAvail;
+  if (slab.nextAvail !== null) slab.nextAvail.prevAvail = slab.prevAvail;
+  slab.listed = false;
+  slab.prevAvail = slab.nextAvail = null;
+}
+
 function release(slab: Slab): void {
-  slab.availAt = -1;
   slabTable[slab.index] = null;
   freeIndexes.push(slab.index);
 }
@@ -256,13 +261,25 @@ export function replayPush(pool: SlabPool, h: number, buf: Uint8Array, from: num
     put(slab, at, end, count, buf, from, n);
     return h;
   }
-  const to = pool.alloc(grownSize(slab.size, need));
+  const to = replayGrow(pool, h, n);
+  put(slabOf(to), (to & UNIT_MASK) << MIN_SHIFT, end, count, buf, from, n);
+  // The old block is released last: the packet may have been a view into it.
+  replayRelease(h);
+  return to;
+}
+
+/**
+ * A copy of buffer `h` in a block of `pool` with room for one more packet of `n` bytes (the first block, or a
+ * larger one). `h` is left as it was: the caller releases it (replayRelease) once it has appended the packet.
+ */
+export function replayGrow(pool: SlabPool, h: number, n: number): number {
+  const slab = slabOf(h);
+  const at = (h & UNIT_MASK) << MIN_SHIFT;
+  const end = slab.words[at >> 2]!;
+  const to = pool.alloc(grownSize(slab.size, BLOCK_HEADER + end + RECORD_HEADER + n));
   const toSlab = slabOf(to);
   const toAt = (to & UNIT_MASK) << MIN_SHIFT;
-  copy(toSlab.bytes, toAt + BLOCK_HEADER, slab.bytes, at + BLOCK_HEADER, end);
-  put(toSlab, toAt, end, count, buf, from, n);
-  // The old block is freed last: the packet may have been a view into it.
-  if (slab.pool !== null) slab.pool.free(h);
+  copy(toSlab.bytes, toAt, slab.bytes, at, BLOCK_HEADER + end);
   return to;
 }
 

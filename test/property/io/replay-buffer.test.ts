@@ -1,6 +1,6 @@
 // Replay buffers and their slab pool: packets come back in order and intact, across growth, reuse of freed
 // blocks by other buffers, serialize/deserialize and from/toArray; the pool's byte counts return to zero. The
-// router's path (replayAppend in place, else replayPush after asking the budget) keeps the packet and byte bounds
+// router's path (replayAppend in place, else replayGrow and append after asking the budget) keeps the packet and byte bounds
 // and says exactly what a new block adds.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
   replayBytes,
   replayCount,
   replayFootprint,
+  replayGrow,
   replayPackets,
   replayPush,
   replayRelease,
@@ -99,7 +100,13 @@ describe('ReplayBuffer', () => {
             const need = replayAppend(hs[i]!, frame, 9, data.length, maxPackets, maxBytes);
             const held = m.reduce((n, p) => n + p.length, 0);
             expect(need < 0).toBe(m.length >= maxPackets || held + data.length > maxBytes);
-            if (need > 0) hs[i] = replayPush(pool, hs[i]!, frame, 9, data.length);
+            if (need > 0) {
+              // The router's way: a grown copy, the packet appended to it, the old block released.
+              const to = replayGrow(pool, hs[i]!, data.length);
+              expect(replayAppend(to, frame, 9, data.length, maxPackets, maxBytes)).toBe(0);
+              replayRelease(hs[i]!);
+              hs[i] = to;
+            }
             expect(replayFootprint(hs[i]!)).toBe(before + Math.max(need, 0));
             if (need >= 0) m.push(data.slice());
             frame.fill(0xee);
