@@ -228,7 +228,7 @@ export class Edge implements HandshakeHost, ClientSocketOwner {
     // to the supervisor and the sampled sessions.
     const inspect = this.#inspection.observer;
     const supervisor = provideSupervisorMachine(this, {
-      drain: () => void this.#drain(),
+      drain: () => queueMicrotask(() => void this.#drain()), // outside the action: draining may create session actors
       stopped: () => this.#resolveStopped?.(),
     });
     this.#supervisor = createActor(supervisor, {
