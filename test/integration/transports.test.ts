@@ -93,7 +93,11 @@ describe('one session model over every transport', () => {
     expect(err).not.toBeNull();
     s.destroy();
     await expect(connect(`tls://127.0.0.1:${tlsPort}`, { ...FAST })).rejects.toMatchObject({ code: 'VL_ERR_CONNECT' });
-    await expect.poll(() => logsWith(t, 'handshake.refused').some((l) => l.transport === 'tls' && /TLS handshake failed/.test(String(l.reason)))).toBe(true);
+    // Where the client sends its TLS 1.1 ClientHello (Node 20), the edge's TLS layer refuses it; Node 24's OpenSSL gives up
+    // before sending one (and a client that rejects the certificate closes after TLS 1.3's handshake), so the edge
+    // sees a connection closed during the handshake.
+    const refusal = /TLS handshake failed|connection closed during the handshake/;
+    await expect.poll(() => logsWith(t, 'handshake.refused').some((l) => l.transport === 'tls' && refusal.test(String(l.reason)))).toBe(true);
   });
 });
 
