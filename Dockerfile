@@ -6,7 +6,7 @@
 # docker kill -s HUP edge reloads the config; docker stop edge (SIGTERM) drains and saves the sessions.
 
 # Build stage: the devDependencies and the TypeScript build stay here.
-FROM node:20-bookworm AS build
+FROM node:24-bookworm AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
@@ -14,7 +14,7 @@ COPY src ./src
 RUN npm ci && npm run build && npm prune --omit=dev
 
 # Runtime stage: the slim image of the same Debian release (the addon links against the same libc).
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 RUN groupadd --system voltlane \
     && useradd --system --gid voltlane --no-create-home --home-dir /data --shell /usr/sbin/nologin voltlane \
     && mkdir -p /data \

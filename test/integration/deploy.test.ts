@@ -116,11 +116,11 @@ describe('Dockerfile', () => {
     expect(r.stdout + r.stderr).toMatch(/Unknown instruction: FOO/);
   });
 
-  it('builds in one stage and runs from a small official Node 20 image as a non-root user, signals reaching node', () => {
+  it('builds in one stage and runs from a small official Node 24 image as a non-root user, signals reaching node', () => {
     const froms = all('FROM');
     expect(froms).toHaveLength(2);
-    expect(froms[0]).toMatch(/^node:20-bookworm AS build$/);
-    expect(froms[1]).toMatch(/^node:20-bookworm-slim$/);
+    expect(froms[0]).toMatch(/^node:24-bookworm AS build$/);
+    expect(froms[1]).toMatch(/^node:24-bookworm-slim$/);
     expect(all('USER')).toEqual(['voltlane']);
     expect(instructions.findIndex((i) => i.op === 'USER')).toBeGreaterThan(instructions.findLastIndex((i) => i.op === 'RUN'));
     expect(all('VOLUME')).toEqual(['["/data"]']);
