@@ -3,8 +3,8 @@
 // of 10,000. It shrinks it again only at a garbage collection that finds the allocation rate low, and an edge
 // that sits idle with its sessions allocates almost nothing, so no collection comes for a long while and the
 // memory stays with the process. This asks V8 for a young-generation collection (about a millisecond with an
-// empty young generation) while the event loop is idle and the young generation is larger than it has been,
-// and tries again, less often, until V8 judges the rate low enough to shrink.
+// empty young generation) while the event loop is idle and the young generation is grown, and tries again,
+// less often after a while, until V8 judges the rate low enough to shrink it.
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Logger } from '../log.js';

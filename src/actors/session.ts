@@ -32,18 +32,19 @@ export interface SessionClusterState {
 }
 
 const INITIAL_STATE = Object.freeze({ live: 'connected' });
+const AWAY_STALE = Object.freeze({ away: 'stale' });
 /** The X coordinate's place for a client key of another shape (kept in #otherKey). */
 const NO_X = '\0'.repeat(32);
 
-/** Bytes as a flat one-byte string, one character per byte. */
-function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
-}
-
+/** The same bytes as a Buffer (for its latin1 reads and writes). */
 function bytesOf(b: Uint8Array): Buffer {
   return Buffer.from(b.buffer, b.byteOffset, b.length);
 }
-const AWAY_STALE = Object.freeze({ away: 'stale' });
+
+/** Bytes as a flat one-byte string, one character per byte. */
+function latin1(b: Uint8Array): string {
+  return bytesOf(b).toString('latin1');
+}
 
 export class Session implements StaleLinks<Session>, Budgeted<Session> {
   readonly id: number;
