@@ -229,10 +229,17 @@ export function replayFootprint(h: number): number {
   return footprintOf(slabOf(h).size);
 }
 
+/** What buffer `h`'s footprint would be after appending one more packet of `n` bytes (its block, or a larger one). */
+export function replayFootprintAfter(h: number, n: number): number {
+  const slab = slabOf(h);
+  const need = BLOCK_HEADER + slab.words[(h & UNIT_MASK) << (MIN_SHIFT - 2)]! + RECORD_HEADER + n;
+  return need <= slab.size ? footprintOf(slab.size) : grownSize(slab.size, need) + BUFFER_OVERHEAD;
+}
+
 /**
  * Appends a copy of `buf[from, from + n)` to buffer `h` if it fits in its block, within `maxPackets` packets and
  * `maxBytes` payload bytes. Returns 0 when it was appended, -1 when it is over either bound, else the bytes the
- * buffer's footprint grows by to take it (a new block: `replayPush` does that; nothing was done).
+ * buffer's footprint grows by to take it (a new block: `replayGrow` or `replayPush` makes it; nothing was done).
  */
 export function replayAppend(h: number, buf: Uint8Array, from: number, n: number, maxPackets: number, maxBytes: number): number {
   const slab = slabOf(h);
@@ -241,7 +248,7 @@ export function replayAppend(h: number, buf: Uint8Array, from: number, n: number
   const count = slab.words[(at >> 2) + 1]!;
   if (count >= maxPackets || end - count * RECORD_HEADER + n > maxBytes) return -1;
   const need = BLOCK_HEADER + end + RECORD_HEADER + n;
-  if (need > slab.size) return grownSize(slab.size, need) + BUFFER_OVERHEAD - footprintOf(slab.size);
+  if (need > slab.size) return replayFootprintAfter(h, n) - footprintOf(slab.size);
   put(slab, at, end, count, buf, from, n);
   return 0;
 }
@@ -372,70 +379,4 @@ function checkRecords(bytes: Uint8Array): number {
     n++;
   }
   return n;
-}
-
-/**
- * A replay buffer as an object of its own: the functions above on a handle it keeps, for holders other than a
- * Session and for tests. `packets()` yields views into the block, valid until the next `push` or `clear`.
- */
-export class ReplayBuffer {
-  readonly pool: SlabPool;
-  handle = NO_REPLAY;
-
-  constructor(pool: SlabPool) {
-    this.pool = pool;
-  }
-
-  /** A buffer holding copies of `packets`, in order. */
-  static from(pool: SlabPool, packets: Iterable<Uint8Array>): ReplayBuffer {
-    const b = new ReplayBuffer(pool);
-    b.handle = replayFrom(pool, packets);
-    return b;
-  }
-
-  /** A buffer from the bytes of `serialize()`; throws a RangeError on bytes that are not whole records. */
-  static deserialize(pool: SlabPool, bytes: Uint8Array): ReplayBuffer {
-    const b = new ReplayBuffer(pool);
-    b.handle = replayDeserialize(pool, bytes);
-    return b;
-  }
-
-  get count(): number {
-    return replayCount(this.handle);
-  }
-
-  get bytes(): number {
-    return replayBytes(this.handle);
-  }
-
-  get footprint(): number {
-    return replayFootprint(this.handle);
-  }
-
-  /** What `footprint` would be after pushing `n` more payload bytes as one packet. */
-  footprintAfter(n: number): number {
-    const slab = slabOf(this.handle);
-    const need = BLOCK_HEADER + slab.words[((this.handle & UNIT_MASK) << (MIN_SHIFT - 2))]! + RECORD_HEADER + n;
-    return need <= slab.size ? footprintOf(slab.size) : grownSize(slab.size, need) + BUFFER_OVERHEAD;
-  }
-
-  push(data: Uint8Array, from = 0, n = data.length - from): void {
-    this.handle = replayPush(this.pool, this.handle, data, from, n);
-  }
-
-  packets(): IterableIterator<Uint8Array> {
-    return replayPackets(this.handle);
-  }
-
-  toArray(): Uint8Array[] {
-    return replayToArray(this.handle);
-  }
-
-  serialize(): Uint8Array {
-    return replaySerialize(this.handle);
-  }
-
-  clear(): void {
-    this.handle = replayRelease(this.handle);
-  }
 }

@@ -8,18 +8,64 @@ import {
   BUFFER_OVERHEAD,
   NO_REPLAY,
   RECORD_HEADER,
-  ReplayBuffer,
   SlabPool,
   replayAppend,
   replayBytes,
   replayCount,
+  replayDeserialize,
   replayFootprint,
+  replayFootprintAfter,
+  replayFrom,
   replayGrow,
   replayPackets,
   replayPush,
   replayRelease,
   replaySerialize,
+  replayToArray,
 } from '../../../src/actors/replay-buffer.js';
+
+/** A buffer's handle with its pool, so that a test can hold many buffers the way the edge's sessions do. */
+class ReplayBuffer {
+  handle = NO_REPLAY;
+  constructor(readonly pool: SlabPool) {}
+  static from(pool: SlabPool, packets: Iterable<Uint8Array>): ReplayBuffer {
+    const b = new ReplayBuffer(pool);
+    b.handle = replayFrom(pool, packets);
+    return b;
+  }
+  static deserialize(pool: SlabPool, bytes: Uint8Array): ReplayBuffer {
+    const b = new ReplayBuffer(pool);
+    b.handle = replayDeserialize(pool, bytes);
+    return b;
+  }
+  get count(): number {
+    return replayCount(this.handle);
+  }
+  get bytes(): number {
+    return replayBytes(this.handle);
+  }
+  get footprint(): number {
+    return replayFootprint(this.handle);
+  }
+  footprintAfter(n: number): number {
+    return replayFootprintAfter(this.handle, n);
+  }
+  push(data: Uint8Array): void {
+    this.handle = replayPush(this.pool, this.handle, data, 0, data.length);
+  }
+  packets(): IterableIterator<Uint8Array> {
+    return replayPackets(this.handle);
+  }
+  toArray(): Uint8Array[] {
+    return replayToArray(this.handle);
+  }
+  serialize(): Uint8Array {
+    return replaySerialize(this.handle);
+  }
+  clear(): void {
+    this.handle = replayRelease(this.handle);
+  }
+}
 
 /** Equal lists of byte strings (compared as buffers: deep equality of large arrays is slow). */
 function same(got: Iterable<Uint8Array>, want: Uint8Array[]): void {
