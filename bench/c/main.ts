@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RAISED_LIMITS } from '../edge-config.js';
 import { summarizeCpuProfile } from '../profile.js';
+import { floorFigures } from './floor-runs.js';
 import { buildTools, ensureCryptoLibs } from './tools.js';
 import { failures, figures, fmt, median, met, targetText, type Figure } from './targets.js';
 
@@ -32,6 +33,8 @@ const HELP = `npm run bench:c -- [options]
   --workers N        the edge runs as N worker processes on one port (general.workers; a-e: vlmaster's feed
                      for f needs a single firehose). Edge CPU and RSS are then the primary's only
   --redis-url URL    the workers (or the one edge) form a cluster on this Redis/Valkey ([cluster] redis_url)
+  --skip-floor       leave out the floor rows: after c and f, a bare Node server doing the same socket work
+                     (bench/c/floor-server.mjs; npm run bench:floor runs them alone)
 Tools are built in VL_BENCH_BIN (default ${tmpdir()}/voltlane-vlbench), never in the bench folder.`;
 
 function options() {
@@ -53,6 +56,7 @@ function options() {
       'bench-dir': { type: 'string' },
       workers: { type: 'string' },
       'redis-url': { type: 'string' },
+      'skip-floor': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -191,6 +195,13 @@ async function main(): Promise<void> {
       const bad = failures(out);
       if (bad.length > 0) failed.push(`run ${rep} ${s}: ${bad.join(' ')} (see ${out})`);
       const figs = figures(s, out);
+      if (!o['skip-floor'] && o.workers === 1) {
+        try {
+          figs.push(...(await floorFigures(s, out, binDir, Number(o.duration ?? 10))));
+        } catch (err) {
+          log(`  floor of ${s} not measured: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
       all.push({ rep, figures: figs });
       for (const f of figs) log(`  ${f.scenario}: ${f.name}: ${fmt(f.value, f.unit)}${targetText(f) ? `  (target ${targetText(f)}: ${met(f) ? 'met' : 'NOT met'})` : ''}`);
       if (o.profile) {
