@@ -43,16 +43,13 @@ export function detachSocket(edge: Edge, s: Session, destroy: boolean): void {
   if (destroy) sock.destroy();
 }
 
-/**
- * Ends the session's socket after what is queued for it (Kick, oversize frame, shutdown, the client's FIN): the
- * data, then FIN. `peerEnded`: the client's FIN is in (endGracefully).
- */
-export function endSocket(edge: Edge, s: Session, peerEnded = false): void {
+/** Ends the session's socket after what is queued for it (Kick, oversize frame, shutdown): the data, then FIN. */
+export function endSocket(edge: Edge, s: Session): void {
   const sock = s.socket;
   if (!sock) return;
   s.writer?.flush();
   detachSocket(edge, s, false);
-  endGracefully(sock, peerEnded);
+  endGracefully(sock);
 }
 
 /** Client bytes: handshake frames while pending, else frames forwarded to the master. */
@@ -123,7 +120,7 @@ export function forwardFrames(edge: Edge, s: Session, sock: ClientSocket, bytes 
 export function clientEnded(edge: Edge, sock: ClientSocket): void {
   const s = sock[kSession];
   if (!s || s.socket !== sock || sock[kPending]) return;
-  endSocket(edge, s, true);
+  endSocket(edge, s);
   edge.frameDeadlines.delete(s);
   socketClosed(edge, s, 'closed', edge.clock.now());
 }

@@ -3,7 +3,7 @@
 import type { Logger } from '../log.js';
 import type { PendingConnection, PendingSocket } from './handshake.js';
 import { kSession, type Session, type SessionSocket } from './session.js';
-import { transportOf, type ClientConnection } from './transports/connection.js';
+import type { ClientConnection } from './transports/connection.js';
 
 /** What a client socket reports to: the edge that accepted it. */
 export interface ClientSocketOwner {
@@ -24,16 +24,10 @@ export function noop(): void {}
 /** A socket that ends gracefully is destroyed if its peer has not closed it within this time. */
 const CLOSE_GRACE_MS = 1_000;
 
-/**
- * Sends FIN after the queued data; destroys the socket if it is not closed within CLOSE_GRACE_MS (ws's close timer).
- * `peerEnded`: the peer's FIN is in. A plain TCP socket with nothing queued then closes by itself once this FIN
- * is out (both sides ended: Node destroys it), so it gets no timer and no listener: a mass drop of 10,000
- * clients makes 10,000 of them fewer. TLS and WebSocket connections keep theirs (their close is a handshake).
- */
-export function endGracefully(sock: ClientConnection, peerEnded = false): void {
+/** Sends FIN after the queued data; destroys the socket if it is not closed within CLOSE_GRACE_MS (ws's close timer). */
+export function endGracefully(sock: ClientConnection): void {
   if (sock.destroyed) return;
   sock.end();
-  if (peerEnded && sock.writableLength === 0 && transportOf(sock) === 'tcp') return;
   const timer = setTimeout(() => sock.destroy(), CLOSE_GRACE_MS);
   timer.unref();
   sock.once('close', () => clearTimeout(timer));
