@@ -1,5 +1,5 @@
 // What Node's `net` alone costs where the C bench measures the edge (bench:floor, and the floor rows of bench:c):
-// a bare Node echo server under vlload's scenario c, and a bare Node server doing scenario f's socket work
+// a bare Node echo server under vlload's scenarios a, b and c, and a bare Node server doing scenario f's socket work
 // under floor-load.c. The servers are floor-server.mjs; every process is started and stopped here, by PID.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -66,31 +66,35 @@ export function nodeServer(mode: 'echo' | 'resume', port: number): ChildProcess 
   return spawn(process.execPath, [join(root, 'bench/c/floor-server.mjs'), mode, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/** Echo scenarios of vlload that have a floor (a bare Node echo server in place of vlecho). */
+export type EchoScenario = 'a' | 'b' | 'c';
+
 export interface CRun {
   rtPerS: number;
+  mbPerS: number;
   p99: number;
   cpuPerRt: number;
 }
 
-/** vlload's scenario c in plain mode against whatever listens on `port` (PID `pid`, watched for CPU). */
-export function vlloadC(bin: string, port: number, pid: number, duration: number, warmup: number): CRun {
+/** vlload's scenario `s` in plain mode against whatever listens on `port` (PID `pid`, watched for CPU). */
+export function vlloadEcho(s: EchoScenario, bin: string, port: number, pid: number, duration: number, warmup: number): CRun {
   const out = execFileSync(
     join(bin, 'vlload'),
-    ['--scenario', 'c', '--mode', 'plain', '--target', `127.0.0.1:${port}`, '--duration', String(duration), '--warmup', String(warmup), '-q', '--watch', `srv=${pid}`],
+    ['--scenario', s, '--mode', 'plain', '--target', `127.0.0.1:${port}`, '--duration', String(duration), '--warmup', String(warmup), '-q', '--watch', `srv=${pid}`],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const j = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
   if (j.errors !== 0) throw new Error(`vlload reported ${j.errors} errors against 127.0.0.1:${port}`);
-  return { rtPerS: j.rt_per_s!, p99: j.lat_p99_us!, cpuPerRt: j.srv_cpu_us_per_rt! };
+  return { rtPerS: j.rt_per_s!, mbPerS: j.mb_per_s!, p99: j.lat_p99_us!, cpuPerRt: j.srv_cpu_us_per_rt! };
 }
 
-/** vlload's scenario c (plain framing) against vlecho (`'vlecho'`) or the bare Node echo server (`'node'`). */
-export async function echoFloorC(server: 'vlecho' | 'node', bin: string, duration: number, warmup = 2): Promise<CRun> {
+/** vlload's scenario `s` (plain framing) against vlecho (`'vlecho'`) or the bare Node echo server (`'node'`). */
+export async function echoFloor(s: EchoScenario, server: 'vlecho' | 'node', bin: string, duration: number, warmup = 2): Promise<CRun> {
   const port = await freePort();
   const p = server === 'vlecho' ? spawn(join(bin, 'vlecho'), ['--listen', `127.0.0.1:${port}`, '-q'], { stdio: ['ignore', 'ignore', 'ignore'] }) : nodeServer('echo', port);
   try {
     await waitListening(port);
-    return vlloadC(bin, port, p.pid!, duration, warmup);
+    return vlloadEcho(s, bin, port, p.pid!, duration, warmup);
   } finally {
     await stop(p);
   }
@@ -141,20 +145,21 @@ export async function partF(loadBin: string, clients: number): Promise<FRun> {
 
 
 /**
- * The floor rows of bench:c for scenario `s` (c and f; none for the others), measured right after its run.sh
- * run: c's bare Node echo server against the baseline vlecho of that run (`out`/base_c.json), f's bare server
+ * The floor rows of bench:c for scenario `s` (a, b, c and f; none for d and e), measured right after its run.sh
+ * run: the bare Node echo server against the baseline vlecho of that run (`out`/base_S.json), f's bare server
  * under floor-load. Shown for context, without targets.
  */
 export async function floorFigures(s: string, out: string, bin: string, duration: number): Promise<Figure[]> {
-  if (s === 'c') {
-    const file = join(out, 'base_c.json');
+  if (s === 'a' || s === 'b' || s === 'c') {
+    const file = join(out, `base_${s}.json`);
     if (!existsSync(file)) return [];
     const base = JSON.parse(readFileSync(file, 'utf8').trim().split('\n').pop()!) as Record<string, number>;
-    const n = await echoFloorC('node', bin, duration);
-    return [
-      { scenario: 'c', name: 'floor: a bare Node echo server (one hop, no relay): round trips/s vs no edge', value: n.rtPerS / base.rt_per_s!, unit: 'x' },
-      { scenario: 'c', name: "floor: a bare Node echo server: p99 as a multiple of no edge's p99", value: n.p99 / base.lat_p99_us!, unit: 'x' },
-    ];
+    const n = await echoFloor(s, 'node', bin, duration);
+    const what = 'floor: a bare Node echo server (one hop, no relay)';
+    if (s === 'b') return [{ scenario: s, name: `${what}: MB/s vs no edge`, value: n.mbPerS / base.mb_per_s!, unit: 'x' }];
+    const rt: Figure = { scenario: s, name: `${what}: round trips/s vs no edge`, value: n.rtPerS / base.rt_per_s!, unit: 'x' };
+    if (s === 'a') return [rt];
+    return [rt, { scenario: s, name: "floor: a bare Node echo server: p99 as a multiple of no edge's p99", value: n.p99 / base.lat_p99_us!, unit: 'x' }];
   }
   if (s === 'f') {
     const r = await partF(buildFloorLoad(bin), 10_000);

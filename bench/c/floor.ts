@@ -1,7 +1,7 @@
 // `npm run bench:floor`: what Node's `net` alone costs on this machine where the C bench measures the edge, so
 // that the edge's figures can be read against the runtime's floor instead of only against a C server's.
-//   c: vlload's scenario c (10 x 64 B, window 1) against vlecho (C, epoll) and against a bare Node server that
-//      writes every chunk back (one hop, no framing, no relay): the best a Node process does there.
+//   a, b, c: vlload's echo scenario against vlecho (C, epoll) and against a bare Node server that writes every
+//      chunk back (one hop, no framing, no relay): the best a Node process does there.
 //   f: floor-load.c does scenario f's socket work (10,000 connections set up and kept, all dropped, then all
 //      reconnecting, at most 256 at a time, each with f's four request/reply steps) against a bare Node server
 //      answering each message with a reply of the edge's size: Node's CPU per resume-shaped connection, and the
@@ -13,14 +13,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildFloorLoad, echoFloorC, partF, type CRun, type FRun } from './floor-runs.js';
+import { buildFloorLoad, echoFloor, partF, type CRun, type FRun } from './floor-runs.js';
 import { median } from './targets.js';
 import { buildTools } from './tools.js';
 
 const HELP = `npm run bench:floor -- [options]
-  --parts LIST     c,f (default both)
+  --parts LIST     a,b,c,f (default c,f)
   --repeat N       each part N times, alternating the servers (default 2)
-  --duration S     c's measured seconds (default 10, 2 s warm-up)
+  --duration S     a, b, c: measured seconds (default 10, 2 s warm-up)
   --clients N      f's connections (default 10000)
 Tools are built in VL_BENCH_BIN (default ${tmpdir()}/voltlane-vlbench) from ../shared/bench (or VL_BENCH_DIR).`;
 
@@ -44,7 +44,7 @@ function options() {
     process.exit(0);
   }
   const parts = values.parts.split(/[,\s]+/).filter(Boolean);
-  for (const p of parts) if (p !== 'c' && p !== 'f') throw new Error(`--parts: unknown part ${JSON.stringify(p)} (c, f)`);
+  for (const p of parts) if (!['a', 'b', 'c', 'f'].includes(p)) throw new Error(`--parts: unknown part ${JSON.stringify(p)} (a, b, c, f)`);
   const repeat = Number(values.repeat);
   const duration = Number(values.duration);
   const clients = Number(values.clients);
@@ -66,17 +66,20 @@ async function main(): Promise<void> {
   const loadBin = buildFloorLoad(bin);
   log(`bench:floor: Node ${process.version}; tools in ${bin}`);
 
-  if (o.parts.includes('c')) {
+  for (const sc of ['a', 'b', 'c'] as const) {
+    if (!o.parts.includes(sc)) continue;
     const runs: Array<{ c: CRun; node: CRun }> = [];
-    log(`\nc: vlload scenario c (10 x 64 B, window 1, ${o.duration} s), plain framing, against vlecho (C) and a bare Node echo server`);
-    log('| run | vlecho rt/s | Node rt/s | Node / vlecho | vlecho p99 | Node p99 | Node p99 / vlecho p99 | vlecho CPU per rt | Node CPU per rt |');
+    const perS = (r: CRun) => (sc === 'b' ? r.mbPerS : r.rtPerS);
+    const unit = sc === 'b' ? 'MB/s' : 'rt/s';
+    log(`\n${sc}: vlload scenario ${sc} (${o.duration} s), plain framing, against vlecho (C) and a bare Node echo server`);
+    log(`| run | vlecho ${unit} | Node ${unit} | Node / vlecho | vlecho p99 | Node p99 | Node p99 / vlecho p99 | vlecho CPU per rt | Node CPU per rt |`);
     log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (let i = 1; i <= o.repeat; i++) {
-      const r = { c: await echoFloorC('vlecho', bin, o.duration), node: await echoFloorC('node', bin, o.duration) };
+      const r = { c: await echoFloor(sc, 'vlecho', bin, o.duration), node: await echoFloor(sc, 'node', bin, o.duration) };
       runs.push(r);
-      log(`| ${i} | ${Math.round(r.c.rtPerS)} | ${Math.round(r.node.rtPerS)} | ${f2(r.node.rtPerS / r.c.rtPerS)}x | ${f1(r.c.p99)} us | ${f1(r.node.p99)} us | ${f2(r.node.p99 / r.c.p99)}x | ${f1(r.c.cpuPerRt)} us | ${f1(r.node.cpuPerRt)} us |`);
+      log(`| ${i} | ${Math.round(perS(r.c))} | ${Math.round(perS(r.node))} | ${f2(perS(r.node) / perS(r.c))}x | ${f1(r.c.p99)} us | ${f1(r.node.p99)} us | ${f2(r.node.p99 / r.c.p99)}x | ${f1(r.c.cpuPerRt)} us | ${f1(r.node.cpuPerRt)} us |`);
     }
-    log(`median: bare Node echo = ${f2(median(runs.map((r) => r.node.rtPerS / r.c.rtPerS)))}x of vlecho's round trips/s, p99 ${f2(median(runs.map((r) => r.node.p99 / r.c.p99)))}x of vlecho's`);
+    log(`median: bare Node echo = ${f2(median(runs.map((r) => perS(r.node) / perS(r.c))))}x of vlecho's ${unit}, p99 ${f2(median(runs.map((r) => r.node.p99 / r.c.p99)))}x of vlecho's`);
   }
   if (o.parts.includes('f')) {
     const runs: FRun[] = [];

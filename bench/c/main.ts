@@ -33,7 +33,7 @@ const HELP = `npm run bench:c -- [options]
   --workers N        the edge runs as N worker processes on one port (general.workers; a-e: vlmaster's feed
                      for f needs a single firehose). Edge CPU and RSS are then the primary's only
   --redis-url URL    the workers (or the one edge) form a cluster on this Redis/Valkey ([cluster] redis_url)
-  --skip-floor       leave out the floor rows: after c and f, a bare Node server doing the same socket work
+  --skip-floor       leave out the floor rows: after a, b, c and f, a bare Node server doing the same socket work
                      (bench/c/floor-server.mjs; npm run bench:floor runs them alone)
 Tools are built in VL_BENCH_BIN (default ${tmpdir()}/voltlane-vlbench), never in the bench folder.`;
 
