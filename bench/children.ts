@@ -20,7 +20,7 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
 }
 
 /** SIGTERM, then SIGKILL after a timeout; resolves with how it exited. */
-async function stopChild(child: ChildProcess, what: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export async function stopChild(child: ChildProcess, what: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
   const done = exited(child);
   child.kill('SIGTERM');

@@ -3,34 +3,34 @@
 // under floor-load.c. The servers are floor-server.mjs; every process is started and stopped here, by PID.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { cpuMs } from '../proc.js';
+import { stopChild } from '../children.js';
+import { freePort } from '../edge-config.js';
+import { cpuMs, rssKiB } from '../proc.js';
 import type { Figure } from './targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The project root, from bench/c (tests) or dist-bench/bench/c (the compiled bench). */
 const root = existsSync(resolve(here, '../../package.json')) ? resolve(here, '../..') : resolve(here, '../../..');
 
-/** Builds floor-load.c into `bin` (cc -O2) and returns the program's path. */
+/** Builds floor-load.c into `bin` (cc -O2) unless the program there is newer, and returns its path. */
 export function buildFloorLoad(bin: string): string {
   const src = join(root, 'bench/c/floor-load.c');
   if (!existsSync(src)) throw new Error(`${src} is missing`);
   const out = join(bin, 'floor-load');
-  execFileSync('cc', ['-O2', '-Wall', '-o', out, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
+    execFileSync('cc', ['-O2', '-Wall', '-o', out, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+  }
   return out;
 }
 
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  s.listen({ host: '127.0.0.1', port: 0 });
-  await once(s, 'listening');
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((done) => s.close(done));
-  return port;
+/** Stops a server or load process of the floor by its PID (SIGTERM, then SIGKILL). */
+export async function stop(p: ChildProcess): Promise<void> {
+  await stopChild(p, 'floor process');
 }
 
 export async function waitListening(port: number): Promise<void> {
@@ -46,20 +46,6 @@ export async function waitListening(port: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`nothing listens on 127.0.0.1:${port}`);
-}
-
-export async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const gone = once(p, 'exit');
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 5000);
-  await gone;
-  clearTimeout(t);
-}
-
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : Number.NaN;
 }
 
 export function nodeServer(mode: 'echo' | 'resume', port: number): ChildProcess {
@@ -111,13 +97,13 @@ export interface FRun {
 export async function partF(loadBin: string, clients: number): Promise<FRun> {
   const port = await freePort();
   const srv = nodeServer('resume', port);
-  const load: ChildProcess[] = [];
+  let load: ChildProcess | null = null;
   try {
     await waitListening(port);
     await new Promise((r) => setTimeout(r, 500));
     const idleKiB = rssKiB(srv.pid!);
     const l = spawn(loadBin, ['--target', `127.0.0.1:${port}`, '--clients', String(clients), '--inflight', '256'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    load.push(l);
+    load = l;
     const lines = createInterface({ input: l.stdout! })[Symbol.asyncIterator]();
     const next = async (want: string): Promise<string[]> => {
       const r = await lines.next();
@@ -138,11 +124,10 @@ export async function partF(loadBin: string, clients: number): Promise<FRun> {
     if (code !== 0 || done[2] !== '0') throw new Error(`floor-load failed (exit ${code}, ${done[2]} errors)`);
     return { idleKiB, upKiB, staleKiB, stormS: Number(done[1]), cpuPerResumeUs: ((cpu1 - cpu0) * 1000) / clients };
   } finally {
-    for (const l of load) await stop(l);
+    if (load) await stop(load);
     await stop(srv);
   }
 }
-
 
 /**
  * The floor rows of bench:c for scenario `s` (a, b, c and f; none for d and e), measured right after its run.sh

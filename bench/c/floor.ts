@@ -8,7 +8,6 @@
 //      RSS of a Node process that has just accepted and dropped 10,000 connections (f's "RSS per stale session"
 //      for a process that keeps nothing).
 // Every server is started and stopped here, by PID. Ratios are within one run, minutes apart.
-import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +61,6 @@ async function main(): Promise<void> {
   const benchDir = resolve(process.env.VL_BENCH_DIR ?? join(root, '../shared/bench'));
   const bin = resolve(process.env.VL_BENCH_BIN ?? join(tmpdir(), 'voltlane-vlbench'));
   buildTools(benchDir, bin, false);
-  mkdirSync(bin, { recursive: true });
   const loadBin = buildFloorLoad(bin);
   log(`bench:floor: Node ${process.version}; tools in ${bin}`);
 

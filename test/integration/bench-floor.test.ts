@@ -5,7 +5,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildFloorLoad, freePort, nodeServer, partF, stop, waitListening } from '../../bench/c/floor-runs.js';
+import { buildFloorLoad, nodeServer, partF, stop, waitListening } from '../../bench/c/floor-runs.js';
+import { freePort } from '../../bench/edge-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'voltlane-floor-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
