@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { listen, type EdgeConnection, type MasterServer } from '../../src/sdk/master.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { configIn, requireBuilt, stopDaemon, voltlane, type Daemon } from '../helpers/daemon.js';
@@ -126,6 +126,11 @@ describe.each(['primary', 'redis'] as const)('voltlane --workers 2 through the %
       },
     );
     daemons.push(d);
+    // A failure shows what the daemon said of it: warnings, errors, refusals and failed handshakes.
+    onTestFailed(() => {
+      const said = d.logs().filter((l) => Number(l.level) >= 40 || /handshake|refus|closed|worker|cluster/.test(String(l.msg)));
+      console.log(`daemon on port ${port}, ${kind} store:\n${said.map((l) => JSON.stringify(l)).join('\n').slice(-8000)}`);
+    });
     return d;
   }
 
