@@ -3,7 +3,7 @@
 // under floor-load.c. The servers are floor-server.mjs; every process is started and stopped here, by PID.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { stopChild } from '../children.js';
 import { freePort } from '../edge-config.js';
 import { cpuMs, rssKiB } from '../proc.js';
-import type { Figure } from './targets.js';
+import { num, readJson, type Figure } from './targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The project root, from bench/c (tests) or dist-bench/bench/c (the compiled bench). */
@@ -138,13 +138,14 @@ export async function floorFigures(s: string, out: string, bin: string, duration
   if (s === 'a' || s === 'b' || s === 'c') {
     const file = join(out, `base_${s}.json`);
     if (!existsSync(file)) return [];
-    const base = JSON.parse(readFileSync(file, 'utf8').trim().split('\n').pop()!) as Record<string, number>;
+    const base = readJson(file);
+    if (!base) throw new Error(`${file} holds no vlload result`);
     const n = await echoFloor(s, 'node', bin, duration);
     const what = 'floor: a bare Node echo server (one hop, no relay)';
-    if (s === 'b') return [{ scenario: s, name: `${what}: MB/s vs no edge`, value: n.mbPerS / base.mb_per_s!, unit: 'x' }];
-    const rt: Figure = { scenario: s, name: `${what}: round trips/s vs no edge`, value: n.rtPerS / base.rt_per_s!, unit: 'x' };
+    if (s === 'b') return [{ scenario: s, name: `${what}: MB/s vs no edge`, value: n.mbPerS / num(base, 'mb_per_s'), unit: 'x' }];
+    const rt: Figure = { scenario: s, name: `${what}: round trips/s vs no edge`, value: n.rtPerS / num(base, 'rt_per_s'), unit: 'x' };
     if (s === 'a') return [rt];
-    return [rt, { scenario: s, name: "floor: a bare Node echo server: p99 as a multiple of no edge's p99", value: n.p99 / base.lat_p99_us!, unit: 'x' }];
+    return [rt, { scenario: s, name: "floor: a bare Node echo server: p99 as a multiple of no edge's p99", value: n.p99 / num(base, 'lat_p99_us'), unit: 'x' }];
   }
   if (s === 'f') {
     const r = await partF(buildFloorLoad(bin), 10_000);

@@ -18,7 +18,8 @@ export interface Figure {
 
 type Json = Record<string, unknown>;
 
-function readJson(file: string): Json | null {
+/** The last line of a vlload JSON output file, parsed; null when missing, empty or not JSON. */
+export function readJson(file: string): Json | null {
   if (!existsSync(file)) return null;
   const text = readFileSync(file, 'utf8').trim();
   if (!text) return null;
@@ -29,7 +30,8 @@ function readJson(file: string): Json | null {
   }
 }
 
-function num(j: Json | null, key: string): number {
+/** A number field of vlload's JSON, NaN when absent. */
+export function num(j: Json | null, key: string): number {
   const v = j?.[key];
   return typeof v === 'number' ? v : Number.NaN;
 }
